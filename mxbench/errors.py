@@ -1,0 +1,65 @@
+"""The exceptions mxbench raises for bad specs, bad files and bad arguments."""
+
+from __future__ import annotations
+
+
+class MxbenchError(ValueError):
+    """Base class of every error mxbench raises on bad input.
+
+    The CLI prints the message of any ``MxbenchError`` on one line and exits
+    with status 2.
+
+    Examples
+    --------
+    >>> from mxbench.errors import MxbenchError, SpecError
+    >>> issubclass(SpecError, MxbenchError)
+    True
+    """
+
+
+class SpecError(MxbenchError):
+    """A task spec is malformed; the message names the field and the value.
+
+    Examples
+    --------
+    >>> from mxbench import SpecError, TaskSpec
+    >>> try:
+    ...     TaskSpec.from_dict({"name": "x", "modalities": []})
+    ... except SpecError as e:
+    ...     print(e)
+    modalities: need at least one modality, got []
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class DatasetError(MxbenchError):
+    """A dataset folder is missing, corrupt, tampered with or of another schema.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> try:
+    ...     mxbench.load("/nonexistent/dataset")
+    ... except mxbench.DatasetError as e:
+    ...     print(type(e).__name__)
+    DatasetError
+    """
+
+
+class GameError(MxbenchError):
+    """A game was called with bad coalitions or returned bad values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mxbench.games import FunctionGame
+    >>> game = FunctionGame(lambda c: c.sum(axis=1).astype(float), n_players=3)
+    >>> try:
+    ...     game(np.ones((2, 4), dtype=bool))
+    ... except GameError as e:
+    ...     print(e)
+    coalitions: expected shape (B, 3), got (2, 4)
+    """

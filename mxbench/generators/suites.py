@@ -1,0 +1,119 @@
+"""The named suites of task specs: ``smoke`` (seconds) and ``standard`` (the benchmark)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mxbench.errors import SpecError
+from mxbench.spec import TaskSpec
+
+
+def _tab(name: str, n: int) -> dict[str, Any]:
+    return {"name": name, "kind": "tabular", "features": n}
+
+
+def _img(name: str, size: int, patch: int, channels: int = 1) -> dict[str, Any]:
+    return {"name": name, "kind": "image", "channels": channels, "size": size, "patch": patch}
+
+
+def _txt(name: str, length: int, vocab: int) -> dict[str, Any]:
+    return {"name": name, "kind": "text", "length": length, "vocab": vocab}
+
+
+def _smoke() -> list[dict[str, Any]]:
+    return [
+        {"name": "smoke-tab-txt", "seed": 11, "instances": 512, "noise": 0.05,
+         "modalities": [_tab("tab", 6), _txt("txt", 6, 32)],
+         "terms": [{"kind": "unique", "players": ["tab:0"], "fn": "tanh", "weight": 1.5},
+                   {"kind": "synergy", "op": "product", "players": ["tab:1", "txt:0"], "weight": 1.0},
+                   {"kind": "redundancy", "players": ["tab:2", "txt:1"], "weight": 1.2},
+                   {"kind": "synergy", "op": "xor", "players": ["txt:2", "txt:3"], "weight": 0.8}]},
+        {"name": "smoke-img-txt", "seed": 12, "instances": 512, "noise": 0.1, "target": "classification",
+         "modalities": [_img("img", 12, 4), _txt("txt", 5, 32)],
+         "terms": [{"kind": "unique", "players": ["img:4"], "weight": 2.0},
+                   {"kind": "synergy", "op": "and", "players": ["img:0", "txt:1"], "weight": 2.5},
+                   {"kind": "redundancy", "players": ["img:2", "txt:3"], "weight": -1.5}]},
+        {"name": "smoke-mix3", "seed": 13, "instances": 512, "noise": 0.05,
+         "modalities": [_tab("tab", 4), _img("img", 8, 4), _txt("txt", 4, 24)],
+         "terms": [{"kind": "synergy", "op": "product", "players": ["tab:0", "img:1", "txt:2"], "weight": 1.0},
+                   {"kind": "redundancy", "players": ["tab:1", "img:2", "txt:3"], "weight": 1.0},
+                   {"kind": "unique", "players": ["tab:2"], "fn": "step", "weight": 1.0},
+                   {"kind": "unique", "players": ["img:0"], "weight": 1.0}],
+         "shares": {"tab": 0.4, "img": 0.35, "txt": 0.25}},
+    ]
+
+
+def _standard() -> list[dict[str, Any]]:
+    structures = [
+        {"name": "tab-img-16", "seed": 101,
+         "modalities": [_tab("tab", 7), _img("img", 12, 4)],
+         "terms": [{"kind": "unique", "players": ["tab:0"], "weight": 1.0},
+                   {"kind": "unique", "players": ["img:4"], "fn": "tanh", "weight": 1.5},
+                   {"kind": "synergy", "op": "product", "players": ["tab:1", "img:0"], "weight": 1.5},
+                   {"kind": "synergy", "op": "xor", "players": ["tab:2", "tab:3"], "weight": 1.0},
+                   {"kind": "redundancy", "players": ["tab:4", "img:8"], "weight": 1.2}]},
+        {"name": "img-txt-32", "seed": 102, "target": "classification",
+         "modalities": [_img("img", 16, 4, channels=3), _txt("txt", 16, 64)],
+         "terms": [{"kind": "unique", "players": ["txt:0"], "fn": "step", "weight": 1.5},
+                   {"kind": "unique", "players": ["img:5"], "weight": 1.0},
+                   {"kind": "synergy", "op": "and", "players": ["img:0", "txt:3"], "weight": 2.0},
+                   {"kind": "synergy", "op": "product", "players": ["img:1", "img:2"], "weight": 1.0},
+                   {"kind": "redundancy", "players": ["img:10", "txt:7"], "weight": 1.2},
+                   {"kind": "redundancy", "players": ["txt:9", "txt:12"], "weight": -1.0},
+                   {"kind": "synergy", "op": "product", "players": ["img:3", "txt:5", "txt:6"], "weight": 0.8}]},
+        {"name": "tab-img-txt-48", "seed": 103,
+         "modalities": [_tab("tab", 16), _img("img", 16, 4), _txt("txt", 16, 64)],
+         "terms": [{"kind": "redundancy", "players": ["tab:0", "img:0", "txt:0"], "weight": 1.0},
+                   {"kind": "synergy", "op": "xor", "players": ["tab:1", "tab:2"], "weight": 1.0}],
+         "random_terms": {"unique": 3, "synergy": 3, "redundancy": 2, "synergy3": 1, "placement": "any"}},
+        {"name": "tab-img-txt-64", "seed": 104,
+         "modalities": [_tab("tab", 16), _img("img", 24, 4), _txt("txt", 12, 48)],
+         "terms": [{"kind": "synergy", "op": "product", "players": ["img:0", "img:1"], "weight": 1.0},
+                   {"kind": "redundancy", "players": ["txt:0", "txt:1"], "weight": 1.0}],
+         "random_terms": {"unique": 4, "synergy": 4, "redundancy": 3, "synergy3": 1, "placement": "cross"},
+         "shares": {"tab": 0.3, "img": 0.4, "txt": 0.3}},
+    ]
+    out = []
+    for s in structures:
+        for level, noise in (("lo", 0.05), ("hi", 0.5)):
+            out.append({**s, "name": f"{s['name']}-{level}", "instances": 2000, "noise": noise})
+    return out
+
+
+SUITES = {
+    "smoke": ("a few small tasks, seconds to generate (12-14 players)", _smoke),
+    "standard": ("the benchmark: every term kind, within- and cross-modal pairs, 2-3 modalities, "
+                 "16-64 players, two noise levels", _standard),
+}
+
+
+def suite_specs(name: str) -> list[TaskSpec]:
+    """The validated specs of a named suite.
+
+    Examples
+    --------
+    >>> [s.n_players for s in suite_specs("smoke")]
+    [12, 14, 12]
+    """
+    if name not in SUITES:
+        raise SpecError("suite", f"unknown suite {name!r} (choose from {', '.join(SUITES)})")
+    return [TaskSpec.from_dict(d) for d in SUITES[name][1]()]
+
+
+def list_suites() -> list[dict[str, Any]]:
+    """One summary per suite: name, description, tasks, instances, players and modalities.
+
+    Examples
+    --------
+    >>> [s["name"] for s in list_suites()]
+    ['smoke', 'standard']
+    """
+    rows = []
+    for name, (description, _) in SUITES.items():
+        specs = suite_specs(name)
+        players = [s.n_players for s in specs]
+        mods = [len(s.modalities) for s in specs]
+        rows.append({"name": name, "tasks": len(specs), "instances": sum(s.instances for s in specs),
+                     "players": f"{min(players)}-{max(players)}", "modalities": f"{min(mods)}-{max(mods)}",
+                     "description": description})
+    return rows

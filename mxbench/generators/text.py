@@ -1,0 +1,77 @@
+"""Token sequences over a vocabulary with a fixed value table, a [MASK] id and neutral tokens."""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from mxbench.generators.base import Renderer, check_raw
+from mxbench.spec import MASK_ID, N_NEUTRAL, STREAM_CODEBOOK, ModalitySpec
+
+
+class TextRenderer(Renderer):
+    """Token slots whose token's entry in a fixed value table is the latent.
+
+    Id 0 is ``[MASK]`` (value 0), ids 1-3 are neutral tokens (value 0), and the other
+    ``vocab - 4`` ids carry the standard-normal quantiles ``Phi^-1((k + 0.5) / K)`` in a
+    fixed shuffled order. A latent renders as the valued token nearest to it, or, with
+    probability ``neutral``, as a neutral token.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mxbench.spec import ModalitySpec
+    >>> m = ModalitySpec("txt", "text", length=3, vocab=16, neutral=0.0)
+    >>> r = TextRenderer(m, seed=0, position=1)
+    >>> raw = r.render(np.array([[0.0, 2.0, -1.0]]), np.random.default_rng(0))
+    >>> raw.dtype, r.decode(r.mask(raw, np.array([[True, False, True]])))[0, 1]
+    (dtype('int32'), 0.0)
+    """
+
+    def __init__(self, spec: ModalitySpec, seed: int = 0, position: int = 0,
+                 codebook: dict[str, Any] | None = None) -> None:
+        self.spec = spec
+        if codebook is None:
+            k = spec.vocab - 1 - N_NEUTRAL
+            quantiles = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
+            rng = np.random.default_rng([seed, STREAM_CODEBOOK, position])
+            values = np.zeros(spec.vocab)
+            values[1 + N_NEUTRAL:] = np.round(quantiles[rng.permutation(k)], 6)
+        else:
+            values = np.asarray(codebook["values"], dtype=np.float64)
+            if values.shape != (spec.vocab,) or values[MASK_ID] != 0.0:
+                from mxbench.errors import DatasetError
+                raise DatasetError(f"{spec.name}: codebook value table has {values.size} entries, expected {spec.vocab}"
+                                   " with [MASK] at 0")
+        self.values = values
+        valued = np.arange(1 + N_NEUTRAL, spec.vocab)
+        order = np.argsort(values[valued], kind="stable")
+        self._sorted_ids = valued[order]
+        sorted_vals = values[self._sorted_ids]
+        self._cuts = (sorted_vals[1:] + sorted_vals[:-1]) / 2
+
+    def render(self, s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        s = np.asarray(s, dtype=np.float64)
+        tokens = self._sorted_ids[np.searchsorted(self._cuts, s)]
+        if self.spec.neutral > 0:
+            neutral = rng.random(s.shape) < self.spec.neutral
+            tokens = np.where(neutral, rng.integers(1, 1 + N_NEUTRAL, size=s.shape), tokens)
+        return tokens.astype(np.int32)
+
+    def decode(self, raw: np.ndarray) -> np.ndarray:
+        raw = check_raw(raw, self.spec, "iu")
+        if raw.size and (raw.min() < 0 or raw.max() >= self.spec.vocab):
+            from mxbench.errors import GameError
+            raise GameError(f"{self.spec.name}: token ids must lie in 0..{self.spec.vocab - 1}, "
+                            f"got {int(raw.min())}..{int(raw.max())}")
+        return self.values[raw]
+
+    def mask(self, raw: np.ndarray, present: np.ndarray) -> np.ndarray:
+        raw = check_raw(raw, self.spec, "iu")
+        return np.where(present, raw, raw.dtype.type(MASK_ID))
+
+    def codebook(self) -> dict[str, Any]:
+        return {"values": self.values.tolist(), "mask_id": MASK_ID,
+                "neutral_ids": list(range(1, 1 + N_NEUTRAL))}

@@ -1,0 +1,403 @@
+"""The sparse Möbius game: exact Shapley, Banzhaf, SII, Shapley-Taylor, k-SII and modality indices."""
+
+from __future__ import annotations
+
+from math import comb
+from typing import Sequence
+
+import numpy as np
+
+#: First-order and pair indices the oracle computes exactly.
+INDICES = ("SV", "BV", "SII", "BII", "STII", "k-SII")
+
+
+def subset_masks(k: int) -> np.ndarray:
+    """Boolean membership of the ``2^k`` subsets: row ``b`` has player ``j`` iff bit ``j`` of ``b``.
+
+    Examples
+    --------
+    >>> subset_masks(2).astype(int).tolist()
+    [[0, 0], [1, 0], [0, 1], [1, 1]]
+    """
+    return ((np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
+
+
+def moebius_from_table(table: np.ndarray) -> np.ndarray:
+    """Möbius coefficients from a game table over the last axis (``2^k`` entries, bit order).
+
+    ``m(T) = sum_{S subset T} (-1)^{|T|-|S|} v(S)``, by the fast transform (one pass per bit).
+
+    Examples
+    --------
+    >>> moebius_from_table(np.array([0.0, 1.0, 2.0, 5.0])).tolist()
+    [0.0, 1.0, 2.0, 2.0]
+    """
+    m = np.array(table, dtype=np.float64, copy=True)
+    size = m.shape[-1]
+    k = size.bit_length() - 1
+    for j in range(k):
+        hi = np.flatnonzero(np.arange(size) & (1 << j))
+        m[..., hi] -= m[..., hi ^ (1 << j)]
+    return m
+
+
+def table_from_moebius(m: np.ndarray) -> np.ndarray:
+    """The game table from Möbius coefficients (the inverse of :func:`moebius_from_table`).
+
+    Examples
+    --------
+    >>> table_from_moebius(np.array([0.0, 1.0, 2.0, 2.0])).tolist()
+    [0.0, 1.0, 2.0, 5.0]
+    """
+    v = np.array(m, dtype=np.float64, copy=True)
+    size = v.shape[-1]
+    k = size.bit_length() - 1
+    for j in range(k):
+        hi = np.flatnonzero(np.arange(size) & (1 << j))
+        v[..., hi] += v[..., hi ^ (1 << j)]
+    return v
+
+
+def _first_weight(index: str, t: int) -> float:
+    """The weight of ``m(T)``, ``|T| = t``, in a player's first-order value."""
+    if index in ("SV", "SII"):
+        return 1.0 / t
+    if index in ("BV", "BII"):
+        return 1.0 / 2 ** (t - 1)
+    if index == "STII":
+        return 1.0 if t == 1 else 0.0
+    if index == "k-SII":
+        return 1.0 if t == 1 else 1.0 / t - 0.5
+    raise ValueError(f"index: unknown index {index!r} (choose from {', '.join(INDICES)})")
+
+
+def _pair_weight(index: str, t: int) -> float:
+    """The weight of ``m(T)``, ``|T| = t >= 2``, in a pair's value."""
+    if index in ("SII", "k-SII", "SV"):
+        return 1.0 / (t - 1)
+    if index in ("BII", "BV"):
+        return 1.0 / 2 ** (t - 2)
+    if index == "STII":
+        return 1.0 / comb(t, 2)
+    raise ValueError(f"index: unknown index {index!r} (choose from {', '.join(INDICES)})")
+
+
+class MoebiusGame:
+    """Exact game-theoretic indices of many instances of a sparse Möbius game.
+
+    The game of instance ``r`` is ``v_r(S) = c_r + sum_t tau_{r,t}(S ∩ P_t)``: a constant
+    plus one local table per block of players ``P_t``. Blocks must not share players (every
+    planted player belongs to at most one term), so each index is a sum over one block's
+    ``2^{|P_t|}`` Möbius coefficients, computed for all instances at once. Players in no
+    block are dummies: every index gives them exactly 0.
+
+    Parameters
+    ----------
+    n_players : int
+        The number of players.
+    constant : array (N,)
+        The value of the empty coalition minus the blocks' empty-set values.
+    blocks : sequence of int arrays
+        The player ids of each block.
+    tables : sequence of float arrays (N, 2^k)
+        Each block's values on its subsets (bit ``j`` of the column = ``blocks[t][j]``
+        present).
+    modality_of : int array (n_players,), optional
+        The modality of each player, for the modality indices.
+    modality_names : sequence of str, optional
+        The modality names.
+
+    Examples
+    --------
+    Two players in a product synergy ``2 * s_0 * s_1`` with ``s = (1, 3)``:
+
+    >>> import numpy as np
+    >>> g = MoebiusGame(3, np.zeros(1), [np.array([0, 1])], [np.array([[0.0, 0.0, 0.0, 6.0]])])
+    >>> g.shapley().tolist()
+    [[3.0, 3.0, 0.0]]
+    >>> g.pair_values([(0, 1), (0, 2)]).tolist()
+    [[6.0, 0.0]]
+    """
+
+    def __init__(self, n_players: int, constant: np.ndarray, blocks: Sequence[np.ndarray],
+                 tables: Sequence[np.ndarray], modality_of: np.ndarray | None = None,
+                 modality_names: Sequence[str] | None = None) -> None:
+        self.n_players = int(n_players)
+        constant = np.atleast_1d(np.asarray(constant, dtype=np.float64))
+        self.n_instances = constant.shape[0]
+        self.modality_of = (np.zeros(self.n_players, dtype=np.int64) if modality_of is None
+                            else np.asarray(modality_of, dtype=np.int64))
+        n_mod = int(self.modality_of.max()) + 1 if self.n_players else 1
+        self.modality_names = tuple(modality_names) if modality_names is not None else tuple(
+            f"m{k}" for k in range(n_mod))
+        self.blocks = [np.asarray(b, dtype=np.int64) for b in blocks]
+        self.tables = [np.asarray(t, dtype=np.float64).reshape(self.n_instances, 2 ** len(b))
+                       for b, t in zip(self.blocks, tables)]
+        if len(self.blocks) != len(self.tables):
+            raise ValueError(f"blocks and tables: got {len(self.blocks)} blocks and {len(self.tables)} tables")
+        seen = np.concatenate(self.blocks) if self.blocks else np.zeros(0, dtype=np.int64)
+        if len(np.unique(seen)) != len(seen):
+            raise ValueError("blocks: a player belongs to two blocks; the sparse oracle needs disjoint blocks")
+        if len(seen) and (seen.min() < 0 or seen.max() >= self.n_players):
+            raise ValueError(f"blocks: player ids must lie in 0..{self.n_players - 1}")
+        self.coefs = [moebius_from_table(t) for t in self.tables]
+        # the constant absorbs each block's empty-set coefficient
+        self.empty = constant + sum((m[:, 0] for m in self.coefs), np.zeros(self.n_instances))
+        self._owner = np.full(self.n_players, -1, dtype=np.int64)
+        self._pos = np.zeros(self.n_players, dtype=np.int64)
+        for t, b in enumerate(self.blocks):
+            self._owner[b] = t
+            self._pos[b] = np.arange(len(b))
+
+    # ------------------------------------------------------------------ values
+    def values(self, coalitions: np.ndarray) -> np.ndarray:
+        """The game values ``v_r(S)`` of every instance for coalitions ``(B, n)``: shape ``(N, B)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(2, np.array([1.0]), [np.array([0, 1])], [np.array([[0.0, 1.0, 2.0, 5.0]])])
+        >>> g.values(np.array([[True, True], [False, True]])).tolist()
+        [[6.0, 3.0]]
+        """
+        c = np.asarray(coalitions, dtype=bool)
+        out = np.repeat(self.empty[:, None], c.shape[0], axis=1)
+        for b, m in zip(self.blocks, self.coefs):
+            local = (c[:, b].astype(np.int64) << np.arange(len(b))).sum(axis=1)
+            table = table_from_moebius(m)
+            table[:, 0] -= m[:, 0]  # the empty-set value already sits in `empty`
+            out += table[:, local]
+        return out
+
+    # ------------------------------------------------------------------ first order
+    def first_order(self, index: str = "SV") -> np.ndarray:
+        """Each player's first-order value, shape ``(N, n_players)``.
+
+        ``index`` is ``"SV"`` (Shapley, ``sum_{T∋i} m(T)/|T|``), ``"BV"`` (Banzhaf,
+        ``sum m(T)/2^{|T|-1}``), ``"STII"`` (Shapley-Taylor order 2: ``m({i})``) or ``"k-SII"``
+        (order 2: ``SV_i - 1/2 sum_j SII_ij``). ``"SII"``/``"BII"`` give their singletons
+        (= SV / BV).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(2, np.zeros(1), [np.array([0, 1])], [np.array([[0.0, 1.0, 0.0, 3.0]])])
+        >>> g.first_order("SV").tolist(), g.first_order("k-SII").tolist()
+        ([[2.0, 1.0]], [[1.0, 0.0]])
+        """
+        out = np.zeros((self.n_instances, self.n_players))
+        for b, m in zip(self.blocks, self.coefs):
+            k = len(b)
+            masks = subset_masks(k)
+            for j in range(k):
+                acc = np.zeros(self.n_instances)
+                for s in range(1, 2**k):
+                    if masks[s, j]:
+                        w = _first_weight(index, int(masks[s].sum()))
+                        if w:
+                            acc += m[:, s] * w
+                out[:, b[j]] = acc
+        return out
+
+    def shapley(self) -> np.ndarray:
+        """Exact Shapley values, shape ``(N, n_players)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> MoebiusGame(2, np.zeros(1), [np.array([1])], [np.array([[0.0, 2.0]])]).shapley().tolist()
+        [[0.0, 2.0]]
+        """
+        return self.first_order("SV")
+
+    def banzhaf(self) -> np.ndarray:
+        """Exact Banzhaf values, shape ``(N, n_players)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(2, np.zeros(1), [np.array([0, 1])], [np.array([[0.0, 0.0, 0.0, 4.0]])])
+        >>> g.banzhaf().tolist()
+        [[2.0, 2.0]]
+        """
+        return self.first_order("BV")
+
+    # ------------------------------------------------------------------ pairs
+    def _block_pairs(self, t: int, index: str) -> np.ndarray:
+        """The pair values inside block ``t``: shape ``(N, k, k)``, zero diagonal."""
+        b, m = self.blocks[t], self.coefs[t]
+        k = len(b)
+        masks = subset_masks(k)
+        out = np.zeros((self.n_instances, k, k))
+        for i in range(k):
+            for j in range(i + 1, k):
+                acc = np.zeros(self.n_instances)
+                for s in range(1, 2**k):
+                    if masks[s, i] and masks[s, j]:
+                        acc += m[:, s] * _pair_weight(index, int(masks[s].sum()))
+                out[:, i, j] = out[:, j, i] = acc
+        return out
+
+    def pair_values(self, pairs: Sequence[tuple[int, int]] | np.ndarray, index: str = "SII") -> np.ndarray:
+        """The interaction of each asked pair ``(i, j)``, shape ``(N, P)``.
+
+        ``index`` is ``"SII"`` (``sum_{T ⊇ ij} m(T)/(|T|-1)``), ``"BII"``
+        (``sum m(T)/2^{|T|-2}``), ``"STII"`` (order 2: ``sum m(T)/C(|T|, 2)``) or ``"k-SII"``
+        (order 2: equal to SII for pairs). Pairs in different blocks interact 0.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(3, np.zeros(1), [np.array([0, 1, 2])],
+        ...                 [np.array([[0.0, 0, 0, 0, 0, 0, 0, 6.0]])])
+        >>> g.pair_values([(0, 1)], "SII").tolist(), g.pair_values([(0, 1)], "STII").tolist()
+        ([[3.0]], [[2.0]])
+        """
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        if len(pairs) and (pairs.min() < 0 or pairs.max() >= self.n_players):
+            bad = pairs[(pairs < 0).any(axis=1) | (pairs >= self.n_players).any(axis=1)][0]
+            raise ValueError(f"pairs: player ids must lie in 0..{self.n_players - 1}, got {tuple(bad.tolist())}")
+        if (pairs[:, 0] == pairs[:, 1]).any():
+            raise ValueError("pairs: a pair names the same player twice")
+        _pair_weight(index, 2)
+        out = np.zeros((self.n_instances, len(pairs)))
+        owner_a, owner_b = self._owner[pairs[:, 0]], self._owner[pairs[:, 1]]
+        same = (owner_a == owner_b) & (owner_a >= 0)
+        for t in np.unique(owner_a[same]):
+            rows = np.flatnonzero(same & (owner_a == t))
+            local = self._block_pairs(int(t), index)
+            out[:, rows] = local[:, self._pos[pairs[rows, 0]], self._pos[pairs[rows, 1]]]
+        return out
+
+    def interaction_matrix(self, index: str = "SII", instances: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """The dense pair matrix ``(len(instances), n, n)``, zero diagonal.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(3, np.zeros(1), [np.array([0, 2])], [np.array([[0.0, 0.0, 0.0, 1.0]])])
+        >>> g.interaction_matrix()[0].tolist()
+        [[0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+        """
+        rows = np.arange(self.n_instances) if instances is None else np.asarray(instances, dtype=np.int64)
+        out = np.zeros((len(rows), self.n_players, self.n_players))
+        for t, b in enumerate(self.blocks):
+            if len(b) > 1:
+                out[:, b[:, None], b[None, :]] = self._block_pairs(t, index)[rows]
+        return out
+
+    # ------------------------------------------------------------------ modalities
+    def modality_moebius(self) -> np.ndarray:
+        """The Möbius transform of the modality game, shape ``(N, 2^M)`` (bit ``m`` = modality ``m``).
+
+        ``M(A) = sum over T with modalities(T) = A of m(T)``; ``M(∅)`` is the empty value.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(2, np.zeros(1), [np.array([0, 1])], [np.array([[0.0, 1.0, 0.0, 3.0]])],
+        ...                 modality_of=np.array([0, 1]))
+        >>> g.modality_moebius().tolist()
+        [[0.0, 1.0, 0.0, 2.0]]
+        """
+        n_mod = len(self.modality_names)
+        out = np.zeros((self.n_instances, 2**n_mod))
+        out[:, 0] = self.empty
+        for b, m in zip(self.blocks, self.coefs):
+            bits = (1 << self.modality_of[b])
+            for s in range(1, 2 ** len(b)):
+                a = int(np.bitwise_or.reduce(bits[subset_masks(len(b))[s]]))
+                out[:, a] += m[:, s]
+        return out
+
+    def modality_values(self) -> np.ndarray:
+        """The modality game ``v(A)``: players of the modalities in ``A`` present, others absent.
+
+        Shape ``(N, 2^M)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(2, np.zeros(1), [np.array([0, 1])], [np.array([[0.0, 1.0, 0.0, 3.0]])],
+        ...                 modality_of=np.array([0, 1]))
+        >>> g.modality_values().tolist()
+        [[0.0, 1.0, 0.0, 3.0]]
+        """
+        return table_from_moebius(self.modality_moebius())
+
+    def modality_shapley(self) -> np.ndarray:
+        """Exact Shapley value of each modality as a player, shape ``(N, M)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(2, np.zeros(1), [np.array([0, 1])], [np.array([[0.0, 1.0, 0.0, 3.0]])],
+        ...                 modality_of=np.array([0, 1]))
+        >>> g.modality_shapley().tolist()
+        [[2.0, 1.0]]
+        """
+        mm = self.modality_moebius()
+        n_mod = len(self.modality_names)
+        masks = subset_masks(n_mod)
+        out = np.zeros((self.n_instances, n_mod))
+        for a in range(1, 2**n_mod):
+            size = int(masks[a].sum())
+            for k in np.flatnonzero(masks[a]):
+                out[:, k] += mm[:, a] / size
+        return out
+
+    def modality_interactions(self, kind: str = "moebius") -> np.ndarray:
+        """Cross-modal interactions, shape ``(N, M, M)``, zero diagonal.
+
+        ``kind="moebius"`` gives the pure joint effect ``M({m, n})`` (DESIGN §2);
+        ``kind="sii"`` gives the modality-level Shapley interaction
+        ``sum_{A ⊇ {m, n}} M(A) / (|A| - 1)``. They differ only when three or more
+        modalities share a term.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(2, np.zeros(1), [np.array([0, 1])], [np.array([[0.0, 1.0, 0.0, 3.0]])],
+        ...                 modality_of=np.array([0, 1]))
+        >>> g.modality_interactions()[0].tolist()
+        [[0.0, 2.0], [2.0, 0.0]]
+        """
+        if kind not in ("moebius", "sii"):
+            raise ValueError(f"kind: expected 'moebius' or 'sii', got {kind!r}")
+        mm = self.modality_moebius()
+        n_mod = len(self.modality_names)
+        masks = subset_masks(n_mod)
+        out = np.zeros((self.n_instances, n_mod, n_mod))
+        for a in range(1, 2**n_mod):
+            members = np.flatnonzero(masks[a])
+            if len(members) < 2 or (kind == "moebius" and len(members) != 2):
+                continue
+            w = 1.0 / (len(members) - 1)
+            for x in range(len(members)):
+                for y in range(x + 1, len(members)):
+                    out[:, members[x], members[y]] += mm[:, a] * w
+                    out[:, members[y], members[x]] += mm[:, a] * w
+        return out
+
+    def modality_influence(self) -> np.ndarray:
+        """Granger-style influence of each modality: ``v(N) - v(N without modality m)``.
+
+        Equal to the sum of the Möbius coefficients of the terms that touch ``m`` (ablating
+        the modality drops exactly those). Shape ``(N, M)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(2, np.zeros(1), [np.array([0, 1])], [np.array([[0.0, 1.0, 0.0, 3.0]])],
+        ...                 modality_of=np.array([0, 1]))
+        >>> g.modality_influence().tolist()
+        [[3.0, 2.0]]
+        """
+        mm = self.modality_moebius()
+        n_mod = len(self.modality_names)
+        masks = subset_masks(n_mod)
+        out = np.zeros((self.n_instances, n_mod))
+        for a in range(1, 2**n_mod):
+            for k in np.flatnonzero(masks[a]):
+                out[:, k] += mm[:, a]
+        return out

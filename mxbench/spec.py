@@ -1,0 +1,791 @@
+"""Task specs: modalities, players and planted terms, parsed from dicts or JSON and validated."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from mxbench.errors import SpecError
+
+KINDS = ("tabular", "image", "text")
+TARGETS = ("regression", "classification")
+UNIQUE_FNS = ("identity", "tanh", "step")
+SYNERGY_OPS = ("product", "xor", "and")
+PLACEMENTS = ("any", "within", "cross")
+MAX_MODALITIES = 8
+MAX_TERM_PLAYERS = {"unique": (1, 1), "synergy": (2, 3), "redundancy": (2, 4)}
+#: The text vocabulary's reserved ids: 0 is ``[MASK]``, 1..N_NEUTRAL are neutral tokens.
+MASK_ID = 0
+N_NEUTRAL = 3
+MIN_VALUE_TOKENS = 4
+_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _typed(d: Mapping[str, Any], key: str, types: tuple, path: str, default: Any = ...) -> Any:
+    """Return ``d[key]`` checked against ``types`` (bool is never an int here)."""
+    if key not in d:
+        if default is ...:
+            raise SpecError(f"{path}.{key}" if path else key, "is required")
+        return default
+    value = d[key]
+    where = f"{path}.{key}" if path else key
+    if isinstance(value, bool) and bool not in types:
+        raise SpecError(where, f"expected {_tname(types)}, got {value!r}")
+    if not isinstance(value, types):
+        raise SpecError(where, f"expected {_tname(types)}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(where, f"must be finite, got {value!r}")
+    return value
+
+
+def _tname(types: tuple) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object", bool: "a boolean"}
+    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
+
+
+def _no_extra(d: Mapping[str, Any], allowed: Sequence[str], path: str) -> None:
+    for key in d:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise SpecError(where, f"unknown field (allowed: {', '.join(allowed)})")
+
+
+def _positive_int(d: Mapping[str, Any], key: str, path: str, default: Any = ..., minimum: int = 1) -> int:
+    value = _typed(d, key, (int,), path, default)
+    if value < minimum:
+        raise SpecError(f"{path}.{key}" if path else key, f"must be at least {minimum}, got {value!r}")
+    return value
+
+
+def _number(d: Mapping[str, Any], key: str, path: str, default: Any = ..., lo: float | None = None, hi: float | None = None) -> float:
+    value = float(_typed(d, key, (int, float), path, default))
+    where = f"{path}.{key}" if path else key
+    if lo is not None and value < lo:
+        raise SpecError(where, f"must be at least {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise SpecError(where, f"must be at most {hi}, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- modalities
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """One named input block and how it is cut into players.
+
+    Parameters
+    ----------
+    name : str
+        The modality's name, used in player names ``"name:index"``.
+    kind : {"tabular", "image", "text"}
+        Tabular columns, image patches or text token slots.
+    features : int
+        Tabular only: the number of columns (one player each).
+    channels, size, patch : int
+        Image only: a ``channels x size x size`` image cut into ``patch x patch`` patches,
+        numbered in row-major order (one player each).
+    noise : float
+        Image only: the standard deviation of the pixel noise added to each patch.
+    length, vocab : int
+        Text only: the number of token slots (one player each) and the vocabulary size.
+        Id 0 is ``[MASK]``, ids 1-3 are neutral tokens, the rest carry values.
+    neutral : float
+        Text only: the probability that a slot holds a neutral token (latent 0).
+
+    Examples
+    --------
+    >>> m = ModalitySpec.from_dict({"name": "img", "kind": "image", "size": 16, "patch": 4})
+    >>> m.n_players, m.shape
+    (16, (1, 16, 16))
+    """
+
+    name: str
+    kind: str
+    features: int = 0
+    channels: int = 1
+    size: int = 0
+    patch: int = 0
+    noise: float = 0.05
+    length: int = 0
+    vocab: int = 0
+    neutral: float = 0.1
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "modality") -> "ModalitySpec":
+        """Parse and validate one modality entry.
+
+        Examples
+        --------
+        >>> ModalitySpec.from_dict({"name": "t", "kind": "tabular", "features": 3}).n_players
+        3
+        """
+        if not isinstance(d, Mapping):
+            raise SpecError(path, f"expected an object, got {d!r}")
+        name = _typed(d, "name", (str,), path)
+        if not _NAME.match(name):
+            raise SpecError(f"{path}.name", f"must be letters, digits, '_' or '-', got {name!r}")
+        kind = _typed(d, "kind", (str,), path)
+        if kind == "tabular":
+            _no_extra(d, ("name", "kind", "features"), path)
+            return cls(name=name, kind=kind, features=_positive_int(d, "features", path))
+        if kind == "image":
+            _no_extra(d, ("name", "kind", "channels", "size", "patch", "noise"), path)
+            channels = _positive_int(d, "channels", path, 1)
+            size = _positive_int(d, "size", path)
+            patch = _positive_int(d, "patch", path)
+            if size % patch:
+                raise SpecError(f"{path}.patch", f"image size {size} is not divisible by patch {patch}")
+            noise = _number(d, "noise", path, 0.05, lo=0.0)
+            return cls(name=name, kind=kind, channels=channels, size=size, patch=patch, noise=noise)
+        if kind == "text":
+            _no_extra(d, ("name", "kind", "length", "vocab", "neutral"), path)
+            length = _positive_int(d, "length", path)
+            vocab = _positive_int(d, "vocab", path)
+            need = 1 + N_NEUTRAL + MIN_VALUE_TOKENS
+            if vocab < need:
+                raise SpecError(
+                    f"{path}.vocab",
+                    f"needs at least {need} tokens ([MASK], {N_NEUTRAL} neutral, {MIN_VALUE_TOKENS} valued), got {vocab}",
+                )
+            neutral = _number(d, "neutral", path, 0.1, lo=0.0, hi=0.9)
+            return cls(name=name, kind=kind, length=length, vocab=vocab, neutral=neutral)
+        raise SpecError(f"{path}.kind", f"unknown modality kind {kind!r} (choose from {', '.join(KINDS)})")
+
+    @property
+    def n_players(self) -> int:
+        """The number of players (columns, patches or token slots)."""
+        if self.kind == "tabular":
+            return self.features
+        if self.kind == "image":
+            return (self.size // self.patch) ** 2
+        return self.length
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one instance's raw input for this modality."""
+        if self.kind == "tabular":
+            return (self.features,)
+        if self.kind == "image":
+            return (self.channels, self.size, self.size)
+        return (self.length,)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical dict form (the inverse of :meth:`from_dict`).
+
+        Examples
+        --------
+        >>> ModalitySpec.from_dict({"name": "t", "kind": "tabular", "features": 2}).to_dict()
+        {'name': 't', 'kind': 'tabular', 'features': 2}
+        """
+        keys = {
+            "tabular": ("features",),
+            "image": ("channels", "size", "patch", "noise"),
+            "text": ("length", "vocab", "neutral"),
+        }[self.kind]
+        return {"name": self.name, "kind": self.kind, **{k: getattr(self, k) for k in keys}}
+
+
+# --------------------------------------------------------------------------- terms
+
+
+@dataclass(frozen=True)
+class Term:
+    """One planted component of the label function over 1-4 players.
+
+    Parameters
+    ----------
+    kind : {"unique", "synergy", "redundancy"}
+        ``unique``: ``w * h(s_a)`` with ``h`` in identity / tanh / step (``1[s > 0]``).
+        ``synergy``: over 2 or 3 players, ``product`` (``w * prod s``), ``xor`` on signs
+        (``w * (-1)^(k+1) * prod sign(s)``: ``+w`` when an odd number of signs is positive,
+        ``0`` when any player is absent) or ``and`` (``w * prod 1[s > 0]``).
+        ``redundancy``: 2-4 copies of one latent; ``w * g(s)`` with ``g`` the argument of
+        largest magnitude (the first on ties), so any one copy carries the value.
+    players : tuple of str
+        Player names ``"modality:index"``.
+    weight : float
+        The term's weight ``w`` (finite, non-zero).
+    op : str
+        The function: an ``h`` for unique terms, an op for synergy, ``"max-magnitude"`` for
+        redundancy.
+    spread : float
+        Redundancy only: the standard deviation of each copy around the shared latent.
+    ids : tuple of int
+        The player ids (filled in by :class:`TaskSpec`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = Term("synergy", ("a:0", "b:0"), 2.0, "product", ids=(0, 1))
+    >>> t.evaluate(np.array([[1.5, -2.0]])).tolist()
+    [-6.0]
+    >>> t.table(np.array([[1.5, -2.0]])).tolist()  # bit j of the column = player j present
+    [[0.0, 0.0, 0.0, -6.0]]
+    """
+
+    kind: str
+    players: tuple[str, ...]
+    weight: float
+    op: str
+    spread: float = 0.0
+    ids: tuple[int, ...] = ()
+
+    @property
+    def order(self) -> int:
+        """The number of players the term reads."""
+        return len(self.players)
+
+    def evaluate(self, s: np.ndarray) -> np.ndarray:
+        """The term's value for latents ``s`` of shape ``(N, k)`` (absent players are 0)."""
+        s = np.asarray(s, dtype=np.float64)
+        w = self.weight
+        if self.kind == "unique":
+            x = s[:, 0]
+            if self.op == "identity":
+                return w * x
+            if self.op == "tanh":
+                return w * np.tanh(x)
+            return w * (x > 0).astype(np.float64)
+        if self.kind == "synergy":
+            if self.op == "product":
+                out = s[:, 0].copy()
+                for j in range(1, s.shape[1]):
+                    out = out * s[:, j]
+                return w * out
+            if self.op == "xor":
+                out = np.sign(s[:, 0])
+                for j in range(1, s.shape[1]):
+                    out = out * np.sign(s[:, j])
+                return (w * (-1.0) ** (s.shape[1] + 1)) * out
+            out = (s[:, 0] > 0).astype(np.float64)
+            for j in range(1, s.shape[1]):
+                out = out * (s[:, j] > 0)
+            return w * out
+        pick = np.argmax(np.abs(s), axis=1)
+        return w * s[np.arange(s.shape[0]), pick]
+
+    def table(self, s: np.ndarray) -> np.ndarray:
+        """The term's values on all ``2^k`` subsets of its players, shape ``(N, 2^k)``.
+
+        Column ``b`` holds the value with player ``j`` present iff bit ``j`` of ``b`` is set
+        (player ``j`` = ``players[j]``); absent players decode to 0.
+        """
+        s = np.asarray(s, dtype=np.float64)
+        k = s.shape[1]
+        masks = (np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1  # (2^k, k)
+        return np.stack([self.evaluate(s * masks[b]) for b in range(2**k)], axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical dict form of the term.
+
+        Examples
+        --------
+        >>> Term("unique", ("t:0",), 1.0, "tanh").to_dict()
+        {'kind': 'unique', 'players': ['t:0'], 'weight': 1.0, 'fn': 'tanh'}
+        """
+        d: dict[str, Any] = {"kind": self.kind, "players": list(self.players), "weight": self.weight}
+        if self.kind == "unique":
+            d["fn"] = self.op
+        elif self.kind == "synergy":
+            d["op"] = self.op
+        else:
+            d["spread"] = self.spread
+        return d
+
+
+def _parse_term(d: Any, path: str) -> Term:
+    if not isinstance(d, Mapping):
+        raise SpecError(path, f"expected an object, got {d!r}")
+    kind = _typed(d, "kind", (str,), path)
+    if kind not in MAX_TERM_PLAYERS:
+        raise SpecError(f"{path}.kind", f"unknown term kind {kind!r} (choose from unique, synergy, redundancy)")
+    allowed = {"unique": ("kind", "players", "weight", "fn"), "synergy": ("kind", "players", "weight", "op"),
+               "redundancy": ("kind", "players", "weight", "spread")}[kind]
+    _no_extra(d, allowed, path)
+    players = _typed(d, "players", (list,), path)
+    lo, hi = MAX_TERM_PLAYERS[kind]
+    if not lo <= len(players) <= hi:
+        raise SpecError(f"{path}.players", f"a {kind} term reads {lo}-{hi} players, got {len(players)}: {players!r}")
+    for j, p in enumerate(players):
+        if not isinstance(p, str):
+            raise SpecError(f"{path}.players[{j}]", f"expected a player name 'modality:index', got {p!r}")
+    if len(set(players)) != len(players):
+        raise SpecError(f"{path}.players", f"names a player twice: {players!r}")
+    weight = _number(d, "weight", path, 1.0)
+    if weight == 0.0:
+        raise SpecError(f"{path}.weight", "must be non-zero, got 0.0")
+    spread = 0.0
+    if kind == "unique":
+        op = _typed(d, "fn", (str,), path, "identity")
+        if op not in UNIQUE_FNS:
+            raise SpecError(f"{path}.fn", f"unknown function {op!r} (choose from {', '.join(UNIQUE_FNS)})")
+    elif kind == "synergy":
+        op = _typed(d, "op", (str,), path, "product")
+        if op not in SYNERGY_OPS:
+            raise SpecError(f"{path}.op", f"unknown op {op!r} (choose from {', '.join(SYNERGY_OPS)})")
+    else:
+        op = "max-magnitude"
+        spread = _number(d, "spread", path, 0.05, lo=0.0, hi=1.0)
+    return Term(kind=kind, players=tuple(players), weight=weight, op=op, spread=spread)
+
+
+@dataclass(frozen=True)
+class RandomTerms:
+    """Counts of terms to draw at random from the players no explicit term reads.
+
+    Parameters
+    ----------
+    unique, synergy, redundancy, synergy3 : int
+        How many unique terms, 2-way synergies, 2-copy redundancies and 3-way synergies.
+    placement : {"any", "within", "cross"}
+        Whether the players of a multi-player term sit in one modality, in different
+        modalities, or anywhere.
+    weight : (float, float)
+        Absolute weights are drawn uniformly from this range, with a random sign.
+
+    Examples
+    --------
+    >>> RandomTerms.from_dict({"unique": 2, "synergy": 1}, "random_terms").n_players_needed
+    4
+    """
+
+    unique: int = 0
+    synergy: int = 0
+    redundancy: int = 0
+    synergy3: int = 0
+    placement: str = "any"
+    weight: tuple[float, float] = (0.5, 2.0)
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str) -> "RandomTerms":
+        """Parse and validate the ``random_terms`` entry."""
+        if not isinstance(d, Mapping):
+            raise SpecError(path, f"expected an object, got {d!r}")
+        _no_extra(d, ("unique", "synergy", "redundancy", "synergy3", "placement", "weight"), path)
+        counts = {k: _positive_int(d, k, path, 0, minimum=0) for k in ("unique", "synergy", "redundancy", "synergy3")}
+        placement = _typed(d, "placement", (str,), path, "any")
+        if placement not in PLACEMENTS:
+            raise SpecError(f"{path}.placement", f"unknown placement {placement!r} (choose from {', '.join(PLACEMENTS)})")
+        weight = _typed(d, "weight", (list,), path, [0.5, 2.0])
+        if len(weight) != 2 or not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weight):
+            raise SpecError(f"{path}.weight", f"expected [low, high], got {weight!r}")
+        lo, hi = float(weight[0]), float(weight[1])
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+            raise SpecError(f"{path}.weight", f"expected 0 < low <= high, finite, got {weight!r}")
+        return cls(placement=placement, weight=(lo, hi), **counts)
+
+    @property
+    def n_players_needed(self) -> int:
+        """The number of free players the drawn terms need."""
+        return self.unique + 2 * self.synergy + 2 * self.redundancy + 3 * self.synergy3
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical dict form."""
+        return {"unique": self.unique, "synergy": self.synergy, "redundancy": self.redundancy,
+                "synergy3": self.synergy3, "placement": self.placement, "weight": list(self.weight)}
+
+
+# --------------------------------------------------------------------------- the task spec
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A planted multimodal task: modalities, terms, target and sizes.
+
+    Build one with :meth:`from_dict` or :meth:`from_json`; every field is validated and a
+    malformed spec raises :class:`~mxbench.errors.SpecError` naming the field and value.
+
+    Parameters
+    ----------
+    name : str
+        The task's name.
+    seed : int
+        The seed of every random draw (terms, codebooks, instances).
+    instances : int
+        The number of instances to generate.
+    target : {"regression", "classification"}
+        ``y = f* + noise * N(0, 1)``, or a label drawn as ``Bernoulli(sigmoid(f* + noise * N(0, 1)))``.
+    noise : float
+        The noise level.
+    intercept : float
+        The constant of ``f*``.
+    modalities : tuple of ModalitySpec
+        The input blocks, in player order.
+    terms : tuple of Term
+        The explicitly planted terms.
+    random_terms : RandomTerms or None
+        Terms to draw at random in addition.
+    shares : dict or None
+        A requested dataset-level share of ``mean |modality Shapley|`` per modality; the
+        generator meets it by scaling term weights and reports the shares it achieved.
+    pairs : tuple of (str, str)
+        Extra player pairs whose interactions are written to the dataset.
+    splits : (float, float, float)
+        The train / val / test fractions.
+
+    Examples
+    --------
+    >>> spec = TaskSpec.from_dict({
+    ...     "name": "mix", "seed": 0, "instances": 100,
+    ...     "modalities": [{"name": "tab", "kind": "tabular", "features": 3},
+    ...                    {"name": "txt", "kind": "text", "length": 4, "vocab": 32}],
+    ...     "terms": [{"kind": "synergy", "players": ["tab:0", "txt:1"], "weight": 2.0}]})
+    >>> spec.n_players, spec.player_names[3], spec.terms[0].ids
+    (7, 'txt:0', (0, 4))
+    """
+
+    name: str
+    modalities: tuple[ModalitySpec, ...]
+    terms: tuple[Term, ...] = ()
+    seed: int = 0
+    instances: int = 1000
+    target: str = "regression"
+    noise: float = 0.0
+    intercept: float = 0.0
+    random_terms: RandomTerms | None = None
+    shares: dict[str, float] | None = None
+    pairs: tuple[tuple[str, str], ...] = ()
+    splits: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    _offsets: tuple[int, ...] = field(default=(), repr=False, compare=False)
+
+    # ------------------------------------------------------------------ parsing
+    @classmethod
+    def from_dict(cls, d: Any) -> "TaskSpec":
+        """Parse and validate a spec given as a dict.
+
+        Examples
+        --------
+        >>> TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2}]}).n_players
+        2
+        """
+        if not isinstance(d, Mapping):
+            raise SpecError("spec", f"expected an object, got {type(d).__name__}")
+        allowed = ("name", "seed", "instances", "target", "noise", "intercept", "modalities", "terms",
+                   "random_terms", "shares", "pairs", "splits")
+        _no_extra(d, allowed, "")
+        name = _typed(d, "name", (str,), "")
+        if not _NAME.match(name):
+            raise SpecError("name", f"must be letters, digits, '_' or '-', got {name!r}")
+        seed = _positive_int(d, "seed", "", 0, minimum=0)
+        instances = _positive_int(d, "instances", "", 1000)
+        target = _typed(d, "target", (str,), "", "regression")
+        if target not in TARGETS:
+            raise SpecError("target", f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
+        noise = _number(d, "noise", "", 0.0, lo=0.0)
+        intercept = _number(d, "intercept", "", 0.0)
+
+        mods_raw = _typed(d, "modalities", (list,), "")
+        if not mods_raw:
+            raise SpecError("modalities", f"need at least one modality, got {mods_raw!r}")
+        if len(mods_raw) > MAX_MODALITIES:
+            raise SpecError("modalities", f"at most {MAX_MODALITIES} modalities, got {len(mods_raw)}")
+        mods = tuple(ModalitySpec.from_dict(m, f"modalities[{k}]") for k, m in enumerate(mods_raw))
+        seen: set[str] = set()
+        for k, m in enumerate(mods):
+            if m.name in seen:
+                raise SpecError(f"modalities[{k}].name", f"duplicate modality name {m.name!r}")
+            seen.add(m.name)
+        offsets = tuple(int(x) for x in np.cumsum([0] + [m.n_players for m in mods]))
+
+        spec = cls(name=name, modalities=mods, seed=seed, instances=instances, target=target, noise=noise,
+                   intercept=intercept, _offsets=offsets)
+
+        terms_raw = _typed(d, "terms", (list,), "", [])
+        terms = []
+        owner: dict[int, int] = {}
+        for k, t in enumerate(terms_raw):
+            term = _parse_term(t, f"terms[{k}]")
+            ids = tuple(spec._player_id(p, f"terms[{k}].players[{j}]") for j, p in enumerate(term.players))
+            for j, pid in enumerate(ids):
+                if pid in owner:
+                    raise SpecError(f"terms[{k}].players[{j}]",
+                                    f"player {term.players[j]!r} is already read by terms[{owner[pid]}]")
+                owner[pid] = k
+            terms.append(replace(term, ids=ids))
+
+        random_terms = None
+        if d.get("random_terms") is not None:
+            random_terms = RandomTerms.from_dict(d["random_terms"], "random_terms")
+            free = spec.n_players - len(owner)
+            if random_terms.n_players_needed > free:
+                raise SpecError("random_terms", f"needs {random_terms.n_players_needed} players but only {free} "
+                                f"of {spec.n_players} are free")
+            if random_terms.placement == "cross" and len(mods) < 2:
+                raise SpecError("random_terms.placement", "'cross' needs at least two modalities")
+
+        shares = None
+        if d.get("shares") is not None:
+            raw = _typed(d, "shares", (dict,), "")
+            shares = {}
+            for key, value in raw.items():
+                if key not in seen:
+                    raise SpecError(f"shares.{key}", f"no modality named {key!r}")
+                shares[key] = _number(raw, key, "shares", lo=0.0, hi=1.0)
+            missing = [m.name for m in mods if m.name not in shares]
+            if missing:
+                raise SpecError("shares", f"give a share for every modality; missing {missing!r}")
+            total = sum(shares.values())
+            if abs(total - 1.0) > 1e-6:
+                raise SpecError("shares", f"must sum to 1, got {total!r}")
+            shares = {m.name: shares[m.name] for m in mods}
+
+        pairs_raw = _typed(d, "pairs", (list,), "", [])
+        pairs = []
+        for k, pr in enumerate(pairs_raw):
+            if not (isinstance(pr, list) and len(pr) == 2 and all(isinstance(p, str) for p in pr)):
+                raise SpecError(f"pairs[{k}]", f"expected two player names, got {pr!r}")
+            a, b = (spec._player_id(p, f"pairs[{k}]") for p in pr)
+            if a == b:
+                raise SpecError(f"pairs[{k}]", f"names the same player twice: {pr!r}")
+            pairs.append((pr[0], pr[1]))
+
+        splits_raw = _typed(d, "splits", (list,), "", [0.7, 0.15, 0.15])
+        if (len(splits_raw) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in splits_raw)
+                or min(splits_raw) < 0 or abs(sum(splits_raw) - 1.0) > 1e-6 or splits_raw[0] <= 0):
+            raise SpecError("splits", f"expected [train, val, test] fractions summing to 1 with train > 0, got {splits_raw!r}")
+
+        spec = replace(spec, terms=tuple(terms), random_terms=random_terms, shares=shares, pairs=tuple(pairs),
+                       splits=tuple(float(x) for x in splits_raw))
+        if shares is not None:
+            spec._check_shares()
+        return spec
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TaskSpec":
+        """Read and validate a spec from a JSON file.
+
+        Examples
+        --------
+        >>> import json, tempfile, os
+        >>> f = os.path.join(tempfile.mkdtemp(), "s.json")
+        >>> _ = open(f, "w").write(json.dumps({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2}]}))
+        >>> TaskSpec.from_json(f).name
+        't'
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise SpecError("spec", f"cannot read {str(path)!r}: {e.strerror}") from None
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SpecError("spec", f"{str(path)!r} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        return cls.from_dict(d)
+
+    def _player_id(self, name: str, where: str) -> int:
+        mod, sep, idx = name.partition(":")
+        if not sep or not idx.isdigit():
+            raise SpecError(where, f"expected a player name 'modality:index', got {name!r}")
+        for k, m in enumerate(self.modalities):
+            if m.name == mod:
+                i = int(idx)
+                if i >= m.n_players:
+                    raise SpecError(where, f"player {name!r} does not exist: modality {mod!r} has "
+                                    f"{m.n_players} players (0..{m.n_players - 1})")
+                return self._offsets[k] + i
+        raise SpecError(where, f"player {name!r} names no modality (have {', '.join(m.name for m in self.modalities)})")
+
+    def _check_shares(self) -> None:
+        assert self.shares is not None
+        touched = {self.modality_of[i] for t in self.terms for i in t.ids}
+        for k, m in enumerate(self.modalities):
+            share = self.shares[m.name]
+            if share > 0 and k not in touched and self.random_terms is None:
+                raise SpecError(f"shares.{m.name}", f"is {share} but no term reads modality {m.name!r}")
+            if share == 0 and k in touched:
+                raise SpecError(f"shares.{m.name}", f"is 0 but a term reads modality {m.name!r} (weights cannot be 0)")
+
+    # ------------------------------------------------------------------ players
+    @property
+    def n_players(self) -> int:
+        """The total number of players."""
+        return self._offsets[-1]
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """The first player id of each modality, and ``n_players`` last."""
+        return self._offsets
+
+    @property
+    def player_names(self) -> list[str]:
+        """Each player's name ``"modality:index"``, in player-id order."""
+        return [f"{m.name}:{i}" for m in self.modalities for i in range(m.n_players)]
+
+    @property
+    def modality_of(self) -> np.ndarray:
+        """The modality number of each player, shape ``(n_players,)``."""
+        return np.repeat(np.arange(len(self.modalities)), [m.n_players for m in self.modalities])
+
+    @property
+    def modality_names(self) -> tuple[str, ...]:
+        """The modality names in order."""
+        return tuple(m.name for m in self.modalities)
+
+    def player_id(self, name: str) -> int:
+        """The id of the player named ``"modality:index"``.
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2},
+        ...     {"name": "b", "kind": "tabular", "features": 2}]})
+        >>> spec.player_id("b:1")
+        3
+        """
+        return self._player_id(name, "player")
+
+    # ------------------------------------------------------------------ terms
+    def planted_terms(self) -> tuple[Term, ...]:
+        """The explicit terms followed by the randomly drawn ones (deterministic in ``seed``).
+
+        Weights are those of the spec; the generator may rescale them to meet ``shares``.
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "seed": 3, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 6}],
+        ...     "random_terms": {"synergy": 1, "unique": 1}})
+        >>> [t.kind for t in spec.planted_terms()]
+        ['unique', 'synergy']
+        """
+        if self.random_terms is None:
+            return self.terms
+        return self.terms + _draw_terms(self)
+
+    def with_overrides(self, *, seed: int | None = None, instances: int | None = None) -> "TaskSpec":
+        """A copy with another seed or instance count.
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2}]})
+        >>> spec.with_overrides(seed=5, instances=10).seed
+        5
+        """
+        d = self.to_dict()
+        if seed is not None:
+            d["seed"] = seed
+        if instances is not None:
+            d["instances"] = instances
+        return TaskSpec.from_dict(d)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical dict form; ``TaskSpec.from_dict(spec.to_dict()) == spec``.
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2}]})
+        >>> TaskSpec.from_dict(spec.to_dict()) == spec
+        True
+        """
+        d: dict[str, Any] = {
+            "name": self.name, "seed": self.seed, "instances": self.instances, "target": self.target,
+            "noise": self.noise, "intercept": self.intercept,
+            "modalities": [m.to_dict() for m in self.modalities],
+            "terms": [t.to_dict() for t in self.terms],
+        }
+        if self.random_terms is not None:
+            d["random_terms"] = self.random_terms.to_dict()
+        if self.shares is not None:
+            d["shares"] = dict(self.shares)
+        if self.pairs:
+            d["pairs"] = [list(p) for p in self.pairs]
+        d["splits"] = list(self.splits)
+        return d
+
+    def spec_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the spec (what models and caches key on).
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2}]})
+        >>> len(spec.spec_hash())
+        64
+        """
+        return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no spaces: the same object always gives the same text.
+
+    Examples
+    --------
+    >>> canonical_json({"b": 1, "a": [1.0, 2]})
+    '{"a":[1.0,2],"b":1}'
+    """
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+# --------------------------------------------------------------------------- random terms
+
+#: Independent random streams derived from the spec's seed.
+STREAM_TERMS, STREAM_CODEBOOK, STREAM_CALIBRATION, STREAM_DATA = 1, 2, 3, 4
+
+
+def _draw_terms(spec: TaskSpec) -> tuple[Term, ...]:
+    rt = spec.random_terms
+    assert rt is not None
+    rng = np.random.default_rng([spec.seed, STREAM_TERMS])
+    names = spec.player_names
+    mod_of = spec.modality_of
+    used = {i for t in spec.terms for i in t.ids}
+    free = [i for i in range(spec.n_players) if i not in used]
+    plan = ([("unique", 1)] * rt.unique + [("synergy", 2)] * rt.synergy + [("redundancy", 2)] * rt.redundancy
+            + [("synergy", 3)] * rt.synergy3)
+    out = []
+    for n, (kind, k) in enumerate(plan):
+        ids = _pick(rng, free, mod_of, k, rt.placement if k > 1 else "any")
+        if ids is None:
+            raise SpecError("random_terms", f"cannot place a {k}-player {kind} term with placement "
+                            f"{rt.placement!r}: the free players left are {[names[i] for i in free]}")
+        for i in ids:
+            free.remove(i)
+        lo, hi = rt.weight
+        weight = float(rng.uniform(lo, hi)) * (1.0 if rng.random() < 0.5 else -1.0)
+        weight = float(np.round(weight, 6))
+        if kind == "unique":
+            op = UNIQUE_FNS[int(rng.integers(len(UNIQUE_FNS)))]
+        elif kind == "synergy":
+            op = SYNERGY_OPS[int(rng.integers(len(SYNERGY_OPS)))]
+        else:
+            op = "max-magnitude"
+        spread = 0.05 if kind == "redundancy" else 0.0
+        out.append(Term(kind, tuple(names[i] for i in ids), weight, op, spread, tuple(ids)))
+    return tuple(out)
+
+
+def _pick(rng: np.random.Generator, free: list[int], mod_of: np.ndarray, k: int, placement: str) -> list[int] | None:
+    """Draw ``k`` free players obeying the placement, or None when impossible."""
+    if len(free) < k:
+        return None
+    free_arr = np.array(free)
+    if placement == "any":
+        return [int(x) for x in rng.choice(free_arr, size=k, replace=False)]
+    mods = mod_of[free_arr]
+    if placement == "within":
+        options = [m for m in np.unique(mods) if (mods == m).sum() >= k]
+        if not options:
+            return None
+        m = options[int(rng.integers(len(options)))]
+        return [int(x) for x in rng.choice(free_arr[mods == m], size=k, replace=False)]
+    options = np.unique(mods)
+    if len(options) < k:
+        return None
+    chosen = rng.choice(options, size=k, replace=False)
+    return [int(rng.choice(free_arr[mods == m])) for m in chosen]

@@ -1,0 +1,428 @@
+"""Tasks: a spec's planted function, its renderers and generated instances, and each instance's game."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from mxbench.errors import SpecError
+from mxbench.games import Game
+from mxbench.generators import Renderer, make_renderer
+from mxbench.oracles.moebius import MoebiusGame
+from mxbench.spec import STREAM_CALIBRATION, STREAM_DATA, TaskSpec, Term
+
+#: Instances are drawn in blocks of this size, each from its own random stream, so the first
+#: N instances of a task are the same whatever the total count.
+BLOCK = 4096
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of consecutive generated instances."""
+
+    start: int
+    inputs: dict[str, np.ndarray]
+    latents: np.ndarray
+    f: np.ndarray
+    target: np.ndarray
+    split: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.f)
+
+
+class TaskPlan:
+    """Everything about a task but its instances: resolved terms, renderers, decoders, f*.
+
+    Build one with :meth:`from_spec`. It decodes raw inputs, masks them by the one masking
+    rule, evaluates the planted function and builds the exact oracle of any latents.
+
+    Examples
+    --------
+    >>> from mxbench.spec import TaskSpec
+    >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+    ...     {"name": "a", "kind": "tabular", "features": 2}],
+    ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}]})
+    >>> plan = TaskPlan.from_spec(spec)
+    >>> plan.f_star(np.array([[1.0, 3.0]])).tolist()
+    [6.0]
+    """
+
+    def __init__(self, spec: TaskSpec, terms: tuple[Term, ...], renderers: tuple[Renderer, ...],
+                 shares: dict[str, dict[str, float]] | None = None) -> None:
+        self.spec = spec
+        self.terms = terms
+        self.renderers = renderers
+        self.shares = shares
+
+    @classmethod
+    def from_spec(cls, spec: TaskSpec) -> "TaskPlan":
+        """Draw the random terms and codebooks and meet the requested modality shares."""
+        terms = spec.planted_terms()
+        renderers = tuple(make_renderer(m, spec.seed, k) for k, m in enumerate(spec.modalities))
+        plan = cls(spec, terms, renderers)
+        if spec.shares is not None:
+            plan = plan._meet_shares()
+        return plan
+
+    @classmethod
+    def from_stored(cls, spec: TaskSpec, terms: list[dict[str, Any]], codebooks: Mapping[str, Any],
+                    shares: dict | None = None) -> "TaskPlan":
+        """Rebuild a plan from a dataset manifest's resolved terms and codebooks."""
+        from mxbench.spec import _parse_term
+
+        parsed = []
+        for k, d in enumerate(terms):
+            term = _parse_term(d, f"terms[{k}]")
+            parsed.append(replace(term, ids=tuple(spec.player_id(p) for p in term.players)))
+        renderers = tuple(make_renderer(m, spec.seed, k, codebooks[m.name]) for k, m in enumerate(spec.modalities))
+        return cls(spec, tuple(parsed), renderers, shares)
+
+    # ------------------------------------------------------------------ players
+    @property
+    def n_players(self) -> int:
+        """The number of players."""
+        return self.spec.n_players
+
+    @property
+    def modality_of(self) -> np.ndarray:
+        """The modality number of each player."""
+        return self.spec.modality_of
+
+    def _slices(self) -> Iterator[tuple[Renderer, slice]]:
+        offsets = self.spec.offsets
+        for k, r in enumerate(self.renderers):
+            yield r, slice(offsets[k], offsets[k + 1])
+
+    # ------------------------------------------------------------------ the planted function
+    def decode(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The latent value of every player, ``(N, n_players)``, from raw inputs."""
+        return np.concatenate([r.decode(inputs[r.spec.name]) for r, _ in self._slices()], axis=1)
+
+    def mask(self, inputs: Mapping[str, np.ndarray], present: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw inputs with the players where ``present`` (N, n) is False set to the baseline."""
+        return {r.spec.name: r.mask(inputs[r.spec.name], present[:, sl]) for r, sl in self._slices()}
+
+    def f_star(self, latents: np.ndarray) -> np.ndarray:
+        """The planted function of decoded latents ``(N, n)``: intercept + sum of terms."""
+        out = np.full(latents.shape[0], self.spec.intercept)
+        for t in self.terms:
+            out = out + t.evaluate(latents[:, list(t.ids)])
+        return out
+
+    def oracle(self, latents: np.ndarray) -> MoebiusGame:
+        """The exact sparse Möbius game of every instance with these latents."""
+        return MoebiusGame(
+            self.n_players, np.full(latents.shape[0], self.spec.intercept),
+            [np.array(t.ids) for t in self.terms], [t.table(latents[:, list(t.ids)]) for t in self.terms],
+            modality_of=self.modality_of, modality_names=self.spec.modality_names)
+
+    # ------------------------------------------------------------------ drawing instances
+    def _draw(self, rng: np.random.Generator, m: int, start: int = 0) -> Block:
+        spec = self.spec
+        z = rng.standard_normal((m, self.n_players))
+        for t in self.terms:
+            if t.kind == "redundancy":
+                shared = z[:, t.ids[0]].copy()
+                for i in t.ids:
+                    z[:, i] = shared + t.spread * rng.standard_normal(m)
+        inputs = {r.spec.name: r.render(z[:, sl], rng) for r, sl in self._slices()}
+        latents = self.decode(inputs)
+        f = self.f_star(latents)
+        eps = rng.standard_normal(m)
+        if spec.target == "regression":
+            target = f + spec.noise * eps
+        else:
+            logit = np.clip(f + spec.noise * eps, -500, 500)
+            target = (rng.random(m) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
+        cuts = np.cumsum(spec.splits)[:-1]
+        split = np.searchsorted(cuts, rng.random(m), side="right").astype(np.int8)
+        return Block(start, inputs, latents, f, target, split)
+
+    def blocks(self, n_instances: int | None = None) -> Iterator[Block]:
+        """Generate the task's instances block by block (deterministic in the seed).
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 5, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2}]})
+        >>> [len(b) for b in TaskPlan.from_spec(spec).blocks()]
+        [5]
+        """
+        n = self.spec.instances if n_instances is None else n_instances
+        for b in range(-(-n // BLOCK)):
+            rng = np.random.default_rng([self.spec.seed, STREAM_DATA, b])
+            full = self._draw(rng, BLOCK, b * BLOCK)
+            m = min(BLOCK, n - b * BLOCK)
+            yield Block(full.start, {k: v[:m] for k, v in full.inputs.items()}, full.latents[:m], full.f[:m],
+                        full.target[:m], full.split[:m])
+
+    # ------------------------------------------------------------------ modality shares
+    def _meet_shares(self) -> "TaskPlan":
+        """Scale term weights so mean |modality Shapley| over a calibration sample meets the shares."""
+        spec = self.spec
+        names = spec.modality_names
+        target = np.array([spec.shares[n] for n in names])  # type: ignore[index]
+        touched = {int(self.modality_of[i]) for t in self.terms for i in t.ids}
+        for k, name in enumerate(names):
+            if target[k] > 0 and k not in touched:
+                raise SpecError(f"shares.{name}", f"is {target[k]} but no term reads modality {name!r}")
+            if target[k] == 0 and k in touched:
+                raise SpecError(f"shares.{name}", f"is 0 but a term reads modality {name!r} (weights cannot be 0)")
+        latents = self._draw(np.random.default_rng([spec.seed, STREAM_CALIBRATION]), BLOCK).latents
+        per_term = np.stack([
+            MoebiusGame(self.n_players, np.zeros(len(latents)), [np.array(t.ids)], [t.table(latents[:, list(t.ids)])],
+                        modality_of=self.modality_of, modality_names=names).modality_shapley()
+            for t in self.terms])  # (T, N, M)
+        term_mods = [sorted({int(self.modality_of[i]) for i in t.ids}) for t in self.terms]
+        log_gamma = np.zeros(len(names))
+        active = target > 0
+
+        def achieved(scale: np.ndarray) -> np.ndarray:
+            phi = np.abs(np.tensordot(scale, per_term, axes=1)).mean(axis=0)
+            return phi / phi.sum()
+
+        def scales(lg: np.ndarray) -> np.ndarray:
+            return np.exp(np.array([lg[ms].mean() for ms in term_mods]))
+
+        for _ in range(2000):
+            got = achieved(scales(log_gamma))
+            if np.max(np.abs(got - target)) < 1e-5:
+                break
+            log_gamma[active] += 0.5 * (np.log(target[active]) - np.log(np.maximum(got[active], 1e-300)))
+            log_gamma[active] -= log_gamma[active].mean()
+        scale = scales(log_gamma)
+        terms = tuple(replace(t, weight=float(np.round(t.weight * a, 9))) for t, a in zip(self.terms, scale))
+        plan = TaskPlan(spec, terms, self.renderers)
+        plan_phi = np.abs(np.stack([
+            plan.oracle(latents).modality_shapley()]))[0].mean(axis=0)
+        shares = {"requested": {n: float(v) for n, v in zip(names, target)},
+                  "achieved": {n: float(np.round(v, 6)) for n, v in zip(names, plan_phi / plan_phi.sum())}}
+        return TaskPlan(spec, terms, self.renderers, shares)
+
+    # ------------------------------------------------------------------ description
+    def players(self) -> pd.DataFrame:
+        """One row per player: id, name, modality, index, role, term.
+
+        ``role`` is the kind of the term that reads the player, or ``distractor``;
+        ``term`` is that term's number, -1 for distractors.
+        """
+        role = np.array(["distractor"] * self.n_players, dtype=object)
+        term = np.full(self.n_players, -1, dtype=np.int64)
+        for k, t in enumerate(self.terms):
+            role[list(t.ids)] = t.kind
+            term[list(t.ids)] = k
+        names = self.spec.player_names
+        mods = self.spec.modality_names
+        return pd.DataFrame({
+            "player_id": np.arange(self.n_players, dtype=np.int64),
+            "name": names,
+            "modality": [mods[k] for k in self.modality_of],
+            "index": np.concatenate([np.arange(m.n_players) for m in self.spec.modalities]).astype(np.int64),
+            "role": role.astype(str),
+            "term_id": term,
+        })
+
+    def pairs(self) -> pd.DataFrame:
+        """The pairs whose interactions are recorded: every pair inside a planted term, then asked pairs.
+
+        Columns ``i``, ``j`` (player ids, ``i < j``), ``kind`` (``synergy``, ``redundancy`` or
+        ``asked``) and ``term_id`` (-1 for asked pairs).
+        """
+        rows = []
+        for k, t in enumerate(self.terms):
+            ids = sorted(t.ids)
+            rows += [(a, b, t.kind, k) for x, a in enumerate(ids) for b in ids[x + 1:]]
+        planted = {(a, b) for a, b, _, _ in rows}
+        for p in self.spec.pairs:
+            a, b = sorted((self.spec.player_id(p[0]), self.spec.player_id(p[1])))
+            if (a, b) not in planted:
+                planted.add((a, b))
+                rows.append((a, b, "asked", -1))
+        frame = pd.DataFrame(rows, columns=["i", "j", "kind", "term_id"])
+        return frame.astype({"i": np.int64, "j": np.int64, "kind": str, "term_id": np.int64})
+
+
+class Task:
+    """A generated task: its plan and its instances in memory.
+
+    Get one from :func:`mxbench.generate` or :func:`mxbench.load`.
+
+    Attributes
+    ----------
+    spec : TaskSpec
+        The spec it was generated from.
+    terms : tuple of Term
+        The planted terms with their final weights.
+    inputs : dict of str to ndarray
+        The raw inputs of each modality, ``(N, *shape)``: float32 columns and pixels, int32 tokens.
+    target : ndarray
+        The regression target or the 0/1 label.
+    split : ndarray of int8
+        0 = train, 1 = val, 2 = test (see ``SPLITS``).
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> task = mxbench.generate({"name": "t", "instances": 10, "modalities": [
+    ...     {"name": "a", "kind": "tabular", "features": 3}],
+    ...     "terms": [{"kind": "unique", "players": ["a:0"], "weight": 2.0}]})
+    >>> game = task.game(0)
+    >>> float(game([[True, False, False]])[0]) == 2.0 * task.latents[0, 0]
+    True
+    """
+
+    def __init__(self, plan: TaskPlan, inputs: dict[str, np.ndarray], target: np.ndarray, split: np.ndarray) -> None:
+        self.plan = plan
+        self.inputs = inputs
+        self.target = target
+        self.split = split
+
+    # delegation to the plan
+    spec = property(lambda self: self.plan.spec, doc="The task's spec.")
+    terms = property(lambda self: self.plan.terms, doc="The planted terms with their final weights.")
+    shares = property(lambda self: self.plan.shares, doc="Requested and achieved modality shares, or None.")
+    n_players = property(lambda self: self.plan.n_players, doc="The number of players.")
+    modality_of = property(lambda self: self.plan.modality_of, doc="The modality number of each player.")
+    player_names = property(lambda self: self.spec.player_names, doc="Each player's name.")
+    modality_names = property(lambda self: self.spec.modality_names, doc="The modality names.")
+
+    @property
+    def n_instances(self) -> int:
+        """The number of instances."""
+        return len(self.target)
+
+    def __len__(self) -> int:
+        return self.n_instances
+
+    def __repr__(self) -> str:
+        return (f"Task({self.spec.name!r}, instances={self.n_instances}, players={self.n_players}, "
+                f"terms={len(self.terms)}, modalities={list(self.modality_names)})")
+
+    @cached_property
+    def latents(self) -> np.ndarray:
+        """The decoded latent value of every player, ``(N, n_players)``."""
+        return self.plan.decode(self.inputs)
+
+    @cached_property
+    def f(self) -> np.ndarray:
+        """The planted function's value on each unmasked instance (noise-free), ``(N,)``."""
+        return self.plan.f_star(self.latents)
+
+    def oracle(self) -> MoebiusGame:
+        """The exact oracle of all instances' planted games.
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> task = mxbench.generate("smoke")[0]
+        >>> task.oracle().shapley().shape == (task.n_instances, task.n_players)
+        True
+        """
+        if "_oracle" not in self.__dict__:
+            self.__dict__["_oracle"] = self.plan.oracle(self.latents)
+        return self.__dict__["_oracle"]
+
+    def game(self, i: int) -> "PlantedGame":
+        """The planted game of instance ``i``: coalitions ``(B, n)`` -> values ``(B,)``.
+
+        The game masks the instance's **rendered inputs** (absent players set to the
+        baseline), decodes them and applies ``f*``: the same path a model sees.
+        """
+        if not isinstance(i, (int, np.integer)) or not 0 <= i < self.n_instances:
+            raise IndexError(f"instance: expected 0..{self.n_instances - 1}, got {i!r}")
+        return PlantedGame(self, int(i))
+
+    def players(self) -> pd.DataFrame:
+        """One row per player (see :meth:`TaskPlan.players`)."""
+        return self.plan.players()
+
+    def pairs(self) -> pd.DataFrame:
+        """The recorded pairs (see :meth:`TaskPlan.pairs`)."""
+        return self.plan.pairs()
+
+    def split_indices(self, name: str) -> np.ndarray:
+        """The instance numbers of a split (``"train"``, ``"val"`` or ``"test"``).
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> task = mxbench.generate("smoke")[0]
+        >>> sum(len(task.split_indices(s)) for s in ("train", "val", "test")) == task.n_instances
+        True
+        """
+        if name not in SPLITS:
+            raise ValueError(f"split: expected one of {SPLITS}, got {name!r}")
+        return np.flatnonzero(self.split == SPLITS.index(name))
+
+
+class PlantedGame(Game):
+    """The planted game of one instance, evaluated through the rendered inputs.
+
+    Examples
+    --------
+    >>> import mxbench, numpy as np
+    >>> task = mxbench.generate("smoke")[0]
+    >>> game = task.game(3)
+    >>> full = np.ones((1, game.n_players), dtype=bool)
+    >>> bool(np.isclose(game(full)[0], task.f[3]))
+    True
+    """
+
+    def __init__(self, task: Task, instance: int) -> None:
+        super().__init__(task.n_players, task.modality_of, task.modality_names, task.player_names)
+        self.task = task
+        self.instance = instance
+
+    def _value(self, coalitions: np.ndarray) -> np.ndarray:
+        b = coalitions.shape[0]
+        raw = {k: np.broadcast_to(v[self.instance], (b,) + v.shape[1:]) for k, v in self.task.inputs.items()}
+        plan = self.task.plan
+        return plan.f_star(plan.decode(plan.mask(raw, coalitions)))
+
+
+def generate(spec: TaskSpec | Mapping[str, Any] | str, *, instances: int | None = None, seed: int | None = None):
+    """Generate a task in memory from a spec (or every task of a suite, given its name).
+
+    Parameters
+    ----------
+    spec : TaskSpec, dict or str
+        A spec, a spec dict, or a suite name (``"smoke"``, ``"standard"``...).
+    instances : int, optional
+        Override the spec's instance count.
+    seed : int, optional
+        Override the spec's seed.
+
+    Returns
+    -------
+    Task, or list of Task for a suite name.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> task = mxbench.generate({"name": "t", "instances": 50, "modalities": [
+    ...     {"name": "a", "kind": "tabular", "features": 4}],
+    ...     "random_terms": {"synergy": 1}})
+    >>> task.n_instances, task.terms[0].kind
+    (50, 'synergy')
+    """
+    if isinstance(spec, str):
+        from mxbench.generators.suites import suite_specs
+
+        return [generate(s, instances=instances, seed=seed) for s in suite_specs(spec)]
+    if not isinstance(spec, TaskSpec):
+        spec = TaskSpec.from_dict(spec)
+    if instances is not None or seed is not None:
+        spec = spec.with_overrides(seed=seed, instances=instances)
+    plan = TaskPlan.from_spec(spec)
+    blocks = list(plan.blocks())
+    inputs = {k: np.concatenate([b.inputs[k] for b in blocks]) for k in blocks[0].inputs}
+    task = Task(plan, inputs, np.concatenate([b.target for b in blocks]), np.concatenate([b.split for b in blocks]))
+    task.__dict__["latents"] = np.concatenate([b.latents for b in blocks])
+    return task
