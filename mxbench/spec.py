@@ -25,6 +25,8 @@ MAX_TERM_PLAYERS = {"unique": (1, 1), "synergy": (2, 3), "redundancy": (2, 4)}
 MASK_ID = 0
 N_NEUTRAL = 3
 MIN_VALUE_TOKENS = 4
+#: Names a modality cannot take: they are columns of the instances table.
+RESERVED_NAMES = ("instance_id", "split", "target", "f")
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
@@ -494,6 +496,8 @@ class TaskSpec:
         mods = tuple(ModalitySpec.from_dict(m, f"modalities[{k}]") for k, m in enumerate(mods_raw))
         seen: set[str] = set()
         for k, m in enumerate(mods):
+            if m.name in RESERVED_NAMES:
+                raise SpecError(f"modalities[{k}].name", f"{m.name!r} is reserved (a column of the instances table)")
             if m.name in seen:
                 raise SpecError(f"modalities[{k}].name", f"duplicate modality name {m.name!r}")
             seen.add(m.name)

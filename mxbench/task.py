@@ -199,9 +199,7 @@ class TaskPlan:
             log_gamma[active] -= log_gamma[active].mean()
         scale = scales(log_gamma)
         terms = tuple(replace(t, weight=float(np.round(t.weight * a, 9))) for t, a in zip(self.terms, scale))
-        plan = TaskPlan(spec, terms, self.renderers)
-        plan_phi = np.abs(np.stack([
-            plan.oracle(latents).modality_shapley()]))[0].mean(axis=0)
+        plan_phi = np.abs(TaskPlan(spec, terms, self.renderers).oracle(latents).modality_shapley()).mean(axis=0)
         shares = {"requested": {n: float(v) for n, v in zip(names, target)},
                   "achieved": {n: float(np.round(v, 6)) for n, v in zip(names, plan_phi / plan_phi.sum())}}
         return TaskPlan(spec, terms, self.renderers, shares)

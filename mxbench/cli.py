@@ -1,0 +1,135 @@
+"""The ``mxbench`` command line: generate, verify, inspect and list suites."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from mxbench.errors import MxbenchError
+
+
+def _table(rows: list[dict], columns: Sequence[str]) -> str:
+    """A plain-text table with aligned columns."""
+    cells = [[str(c) for c in columns]] + [[str(r[c]) for c in columns] for r in rows]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from mxbench.data import write
+    from mxbench.spec import TaskSpec
+
+    spec = args.suite if args.suite else TaskSpec.from_json(args.spec)
+    out = write(spec, args.out, instances=args.instances, seed=args.seed, overwrite=args.overwrite,
+                progress=not args.quiet)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from mxbench.data import dataset_folders, verify
+
+    ok = True
+    for folder in dataset_folders(args.dir):
+        report = verify(folder)
+        print(report)
+        ok &= report.ok
+    print("all checks passed" if ok else "verification FAILED")
+    return 0 if ok else 1
+
+
+def _cmd_suites(args: argparse.Namespace) -> int:
+    from mxbench.generators.suites import list_suites
+
+    print(_table(list_suites(), ["name", "tasks", "instances", "players", "modalities", "description"]))
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from mxbench.data import dataset_folders, summary
+
+    rows = []
+    for folder in dataset_folders(args.dir):
+        s = summary(folder)
+        rows.append({
+            "task": s["name"], "instances": s["instances"], "players": s["players"],
+            "modalities": ", ".join(f"{k}:{v}" for k, v in s["modalities"].items()),
+            "terms": len(s["terms"]),
+            "roles": ", ".join(f"{k} {v}" for k, v in sorted(s["roles"].items())),
+            "shares": ", ".join(f"{k} {v:.2f}" for k, v in s["shares"].items()),
+        })
+        details = s
+    print(_table(rows, ["task", "instances", "players", "modalities", "terms", "roles", "shares"]))
+    if len(rows) == 1:
+        print("\nterms:\n" + "\n".join(f"  {t}" for t in details["terms"]))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``mxbench`` command.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["suites"]).command
+    'suites'
+    """
+    parser = argparse.ArgumentParser(prog="mxbench", description="Synthetic multimodal tasks with known explanations.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="generate a task or a suite as Parquet datasets")
+    src = gen.add_mutually_exclusive_group(required=True)
+    src.add_argument("--suite", help="a suite name (see `mxbench suites`)")
+    src.add_argument("--spec", help="a JSON task spec file")
+    gen.add_argument("--out", required=True, help="the folder to create")
+    gen.add_argument("--instances", type=int, help="override the number of instances")
+    gen.add_argument("--seed", type=int, help="override the seed")
+    gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(func=_cmd_generate)
+
+    ver = sub.add_parser("verify", help="check hashes, schema and the truth recomputed from terms.parquet")
+    ver.add_argument("dir", help="a dataset or suite folder")
+    ver.set_defaults(func=_cmd_verify)
+
+    sui = sub.add_parser("suites", help="list the suites with their sizes")
+    sui.set_defaults(func=_cmd_suites)
+
+    ins = sub.add_parser("inspect", help="a short table of the tasks, players, terms and modality shares")
+    ins.add_argument("dir", help="a dataset or suite folder")
+    ins.set_defaults(func=_cmd_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mxbench`` command; returns the exit status (2 on bad input).
+
+    Examples
+    --------
+    >>> main(["suites"])  # doctest: +ELLIPSIS
+    name ...
+    0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("instances", "seed"):
+        value = getattr(args, name, None)
+        if value is not None and value < (1 if name == "instances" else 0):
+            print(f"mxbench: error: --{name}: must be at least {1 if name == 'instances' else 0}, got {value}",
+                  file=sys.stderr)
+            return 2
+    try:
+        return args.func(args)
+    except MxbenchError as e:
+        print(f"mxbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mxbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
