@@ -74,10 +74,10 @@ class ImageRenderer(Renderer):
 
     def render(self, s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         s = np.asarray(s, dtype=np.float64)
-        x = s[:, :, None] * self.template[None, None, :]
+        x = (s[:, :, None] * self.template[None, None, :]).astype(np.float32)
         if self.spec.noise > 0:
-            x = x + self.spec.noise * rng.standard_normal(x.shape)
-        return np.ascontiguousarray(self._from_patches(x.astype(np.float32)))
+            x += np.float32(self.spec.noise) * rng.standard_normal(x.shape, dtype=np.float32)
+        return np.ascontiguousarray(self._from_patches(x))
 
     def decode(self, raw: np.ndarray) -> np.ndarray:
         x = self._to_patches(check_raw(raw, self.spec, "f"))
