@@ -272,7 +272,7 @@ class Task:
     ...     {"name": "a", "kind": "tabular", "features": 3}],
     ...     "terms": [{"kind": "unique", "players": ["a:0"], "weight": 2.0}]})
     >>> game = task.game(0)
-    >>> float(game([[True, False, False]])[0]) == 2.0 * task.latents[0, 0]
+    >>> bool(game([[True, False, False]])[0] == 2.0 * task.latents[0, 0])
     True
     """
 

@@ -26,7 +26,7 @@ class TextRenderer(Renderer):
     >>> m = ModalitySpec("txt", "text", length=3, vocab=16, neutral=0.0)
     >>> r = TextRenderer(m, seed=0, position=1)
     >>> raw = r.render(np.array([[0.0, 2.0, -1.0]]), np.random.default_rng(0))
-    >>> raw.dtype, r.decode(r.mask(raw, np.array([[True, False, True]])))[0, 1]
+    >>> raw.dtype, float(r.decode(r.mask(raw, np.array([[True, False, True]])))[0, 1])
     (dtype('int32'), 0.0)
     """
 

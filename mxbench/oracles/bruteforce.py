@@ -102,7 +102,7 @@ def _pair_matrix(values: np.ndarray, weight: Callable[[int, int], float]) -> np.
     n = _n_of(values)
     size = _popcount(n)
     idx = np.arange(2**n)
-    w = np.array([weight(n, s) for s in range(max(n - 1, 1))])
+    w = np.array([weight(n, s) for s in range(n - 1)])  # no pairs (and no weights) when n = 1
     out = np.zeros((n, n))
     for i in range(n):
         for j in range(i + 1, n):

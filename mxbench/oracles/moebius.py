@@ -12,42 +12,43 @@ import numpy as np
 INDICES = ("SV", "BV", "SII", "BII", "STII", "k-SII")
 
 
+@lru_cache(maxsize=None)
 def subset_masks(k: int) -> np.ndarray:
     """Boolean membership of the ``2^k`` subsets: row ``b`` has player ``j`` iff bit ``j`` of ``b``.
+
+    The array is cached and read-only.
 
     Examples
     --------
     >>> subset_masks(2).astype(int).tolist()
     [[0, 0], [1, 0], [0, 1], [1, 1]]
     """
-    return ((np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
+    masks = ((np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
+    masks.setflags(write=False)
+    return masks
 
 
-def _butterfly(m: np.ndarray, sign: int) -> np.ndarray:
-    """In place over the last axis: for each bit ``j`` in order, ``m[hi] -= m[lo]`` (or ``+=``).
+@lru_cache(maxsize=None)
+def _bit_steps(size: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """For each bit ``j``: the subsets holding ``j`` and the same subsets without it."""
+    idx = np.arange(size)
+    return tuple((idx[(idx >> j) & 1 == 1], idx[(idx >> j) & 1 == 1] ^ (1 << j))
+                 for j in range(size.bit_length() - 1))
 
-    For a power-of-two last axis of a C-contiguous array the two halves of every bit are
-    strided views, so each pass is one elementwise subtraction with no index arrays; the
-    element operations and their order are those of the index form.
-    """
-    size = m.shape[-1]
-    k = size.bit_length() - 1
-    if size == 2**k and m.flags.c_contiguous:
-        lead = m.shape[:-1]
-        for j in range(k):
-            v = m.reshape(lead + (2 ** (k - j - 1), 2, 2**j))
-            if sign < 0:
-                v[..., 1, :] -= v[..., 0, :]
-            else:
-                v[..., 1, :] += v[..., 0, :]
-        return m
-    for j in range(k):
-        hi = np.flatnonzero(np.arange(size) & (1 << j))
-        if sign < 0:
-            m[..., hi] -= m[..., hi ^ (1 << j)]
-        else:
-            m[..., hi] += m[..., hi ^ (1 << j)]
-    return m
+
+@lru_cache(maxsize=None)
+def _weights(index: str, k: int, order: int) -> np.ndarray:
+    """``W[s, j]`` (order 1) or ``W[s, i, j]`` (order 2): the weight of subset ``s``'s coefficient."""
+    masks = subset_masks(k)
+    sizes = masks.sum(axis=1)
+    if order == 1:
+        w = np.array([[_first_weight(index, int(sizes[s])) if masks[s, j] else 0.0 for j in range(k)]
+                      for s in range(2**k)])
+    else:
+        w = np.array([[[_pair_weight(index, int(sizes[s])) if masks[s, i] and masks[s, j] and i != j else 0.0
+                        for j in range(k)] for i in range(k)] for s in range(2**k)])
+    w.setflags(write=False)
+    return w
 
 
 def moebius_from_table(table: np.ndarray) -> np.ndarray:
@@ -60,7 +61,10 @@ def moebius_from_table(table: np.ndarray) -> np.ndarray:
     >>> moebius_from_table(np.array([0.0, 1.0, 2.0, 5.0])).tolist()
     [0.0, 1.0, 2.0, 2.0]
     """
-    return _butterfly(np.array(table, dtype=np.float64, copy=True), -1)
+    m = np.array(table, dtype=np.float64, copy=True)
+    for hi, lo in _bit_steps(m.shape[-1]):
+        m[..., hi] -= m[..., lo]
+    return m
 
 
 def table_from_moebius(m: np.ndarray) -> np.ndarray:
@@ -71,7 +75,10 @@ def table_from_moebius(m: np.ndarray) -> np.ndarray:
     >>> table_from_moebius(np.array([0.0, 1.0, 2.0, 2.0])).tolist()
     [0.0, 1.0, 2.0, 5.0]
     """
-    return _butterfly(np.array(m, dtype=np.float64, copy=True), +1)
+    v = np.array(m, dtype=np.float64, copy=True)
+    for hi, lo in _bit_steps(v.shape[-1]):
+        v[..., hi] += v[..., lo]
+    return v
 
 
 def _first_weight(index: str, t: int) -> float:
@@ -96,73 +103,6 @@ def _pair_weight(index: str, t: int) -> float:
     if index == "STII":
         return 1.0 / comb(t, 2)
     raise ValueError(f"index: unknown index {index!r} (choose from {', '.join(INDICES)})")
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
-
-
-@lru_cache(maxsize=None)
-def _first_plan(k: int, index: str) -> tuple[tuple[np.ndarray, float], ...]:
-    """The summation plan of a first-order index inside a block of ``k`` players.
-
-    Player ``j``'s value is ``sum_r m(S[r, j]) * w_r`` over the subsets ``S[r, j] ∋ j`` in
-    ascending bit order, zero weights left out. The ``r``-th subset holding ``j`` has
-    ``popcount(r) + 1`` players whatever ``j`` (inserting a bit keeps the order), so one weight
-    serves every player: returns ``((S[r], w_r), ...)`` with ``S[r]`` of shape ``(k,)``.
-    """
-    masks = subset_masks(k)
-    cols = [np.flatnonzero(masks[:, j]) for j in range(k)]  # ascending subsets holding j
-    plan = []
-    for r in range(2 ** (k - 1)):
-        s = np.array([c[r] for c in cols])
-        sizes = {int(masks[x].sum()) for x in s}
-        assert len(sizes) == 1
-        w = _first_weight(index, sizes.pop())
-        if w:
-            plan.append((_frozen(s), w))
-    return tuple(plan)
-
-
-@lru_cache(maxsize=None)
-def _pair_plan(k: int, index: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[tuple[np.ndarray, float], ...]]:
-    """The summation plan of a pair index inside a block of ``k >= 2`` players.
-
-    Returns ``(I, J, lookup, ((S[r], w_r), ...))``: the local pairs ``I[p] < J[p]`` in
-    ``(i, j)`` order, ``lookup[i, j]`` = the pair number ``p`` of ``{i, j}``, and for each ``r``
-    the ``r``-th superset of every pair in ascending bit order (``popcount(r) + 2`` players)
-    with its weight.
-    """
-    masks = subset_masks(k)
-    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
-    lookup = np.full((k, k), -1, dtype=np.int64)
-    for p, (i, j) in enumerate(pairs):
-        lookup[i, j] = lookup[j, i] = p
-    cols = [np.flatnonzero(masks[:, i] & masks[:, j]) for i, j in pairs]
-    plan = []
-    for r in range(2 ** (k - 2)):
-        s = np.array([c[r] for c in cols])
-        sizes = {int(masks[x].sum()) for x in s}
-        assert len(sizes) == 1
-        plan.append((_frozen(s), _pair_weight(index, sizes.pop())))
-    ii = np.array([i for i, _ in pairs], dtype=np.int64)
-    jj = np.array([j for _, j in pairs], dtype=np.int64)
-    return _frozen(ii), _frozen(jj), _frozen(lookup), tuple(plan)
-
-
-def _weighted_sum(shape: tuple[int, ...], parts) -> np.ndarray:
-    """``0 + a_1 w_1 + a_2 w_2 + ...`` elementwise, left to right, for ``(a_r, w_r)`` in ``parts``.
-
-    A weight of exactly 1 skips the product (``x * 1.0 == x`` bit for bit).
-    """
-    acc = np.zeros(shape)
-    for a, w in parts:
-        if w == 1.0:
-            acc += a
-        else:
-            acc += a * w
-    return acc
 
 
 class MoebiusGame:
@@ -214,44 +154,24 @@ class MoebiusGame:
         self.modality_names = tuple(modality_names) if modality_names is not None else tuple(
             f"m{k}" for k in range(n_mod))
         self.blocks = [np.asarray(b, dtype=np.int64) for b in blocks]
+        tables = list(tables)
+        if len(self.blocks) != len(tables):
+            raise ValueError(f"blocks and tables: got {len(self.blocks)} blocks and {len(tables)} tables")
         self.tables = [np.asarray(t, dtype=np.float64).reshape(self.n_instances, 2 ** len(b))
                        for b, t in zip(self.blocks, tables)]
-        if len(self.blocks) != len(self.tables):
-            raise ValueError(f"blocks and tables: got {len(self.blocks)} blocks and {len(self.tables)} tables")
         seen = np.concatenate(self.blocks) if self.blocks else np.zeros(0, dtype=np.int64)
         if len(np.unique(seen)) != len(seen):
             raise ValueError("blocks: a player belongs to two blocks; the sparse oracle needs disjoint blocks")
         if len(seen) and (seen.min() < 0 or seen.max() >= self.n_players):
             raise ValueError(f"blocks: player ids must lie in 0..{self.n_players - 1}")
-        # Blocks of the same size are transformed and queried together: ``_groups`` holds, per
-        # size k, the block numbers, their players (B, k) and coefficients (N, B, 2^k).
-        sizes = np.array([len(b) for b in self.blocks], dtype=np.int64)
-        self.coefs: list[np.ndarray] = [None] * len(self.blocks)  # type: ignore[list-item]
-        self._groups: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._group_of = np.zeros(len(self.blocks), dtype=np.int64)
-        self._slot = np.zeros(len(self.blocks), dtype=np.int64)
-        for k in np.unique(sizes).tolist():
-            members = np.flatnonzero(sizes == k)
-            if len(members) == 1:
-                stacked = self.tables[members[0]][:, None, :]
-            else:
-                stacked = np.stack([self.tables[t] for t in members], axis=1)
-            coefs = moebius_from_table(stacked)
-            players = (np.stack([self.blocks[t] for t in members]) if k
-                       else np.zeros((len(members), 0), dtype=np.int64))
-            self._group_of[members] = len(self._groups)
-            self._slot[members] = np.arange(len(members))
-            self._groups.append((k, members, players, coefs))
-            for x, t in enumerate(members.tolist()):
-                self.coefs[t] = coefs[:, x]
+        self.coefs = [moebius_from_table(t) for t in self.tables]
         # the constant absorbs each block's empty-set coefficient
         self.empty = constant + sum((m[:, 0] for m in self.coefs), np.zeros(self.n_instances))
         self._owner = np.full(self.n_players, -1, dtype=np.int64)
         self._pos = np.zeros(self.n_players, dtype=np.int64)
-        if len(seen):
-            starts = np.cumsum(sizes) - sizes
-            self._owner[seen] = np.repeat(np.arange(len(self.blocks)), sizes)
-            self._pos[seen] = np.arange(len(seen)) - np.repeat(starts, sizes)
+        for t, b in enumerate(self.blocks):
+            self._owner[b] = t
+            self._pos[b] = np.arange(len(b))
 
     # ------------------------------------------------------------------ values
     def values(self, coalitions: np.ndarray) -> np.ndarray:
@@ -290,14 +210,19 @@ class MoebiusGame:
         ([[2.0, 1.0]], [[1.0, 0.0]])
         """
         out = np.zeros((self.n_instances, self.n_players))
-        for k, _, players, coefs in self._groups:
-            if k == 0:
-                continue
-            # every player of every block of this size at once, same terms in the same order
-            acc = _weighted_sum((self.n_instances,) + players.shape,
-                                ((coefs[:, :, s], w) for s, w in _first_plan(k, index)))
-            out[:, players.ravel()] = acc.reshape(self.n_instances, -1)
+        for b, m in zip(self.blocks, self.coefs):
+            out[:, b] = self._weighted(m, _weights(index, len(b), 1))
         return out
+
+    @staticmethod
+    def _weighted(m: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """``sum_s m[:, s] * w[s]`` over the non-empty subsets, in subset order (no BLAS: same bits everywhere)."""
+        acc = np.zeros((m.shape[0],) + w.shape[1:])
+        extra = (slice(None),) + (None,) * (w.ndim - 1)
+        for s in range(1, w.shape[0]):
+            if w[s].any():
+                acc += m[:, s][extra] * w[s]
+        return acc
 
     def shapley(self) -> np.ndarray:
         """Exact Shapley values, shape ``(N, n_players)``.
@@ -323,25 +248,9 @@ class MoebiusGame:
         return self.first_order("BV")
 
     # ------------------------------------------------------------------ pairs
-    def _group_pairs(self, g: int, index: str, rows: np.ndarray | None = None) -> np.ndarray:
-        """Every local pair of every block of group ``g``: ``(N or len(rows), B, k(k-1)/2)``."""
-        k, _, players, coefs = self._groups[g]
-        if rows is not None:
-            coefs = coefs[rows]
-        _, _, _, plan = _pair_plan(k, index)
-        return _weighted_sum(coefs.shape[:1] + (players.shape[0], k * (k - 1) // 2),
-                             ((coefs[:, :, s], w) for s, w in plan))
-
     def _block_pairs(self, t: int, index: str) -> np.ndarray:
         """The pair values inside block ``t``: shape ``(N, k, k)``, zero diagonal."""
-        k = len(self.blocks[t])
-        out = np.zeros((self.n_instances, k, k))
-        if k > 1:
-            ii, jj, _, _ = _pair_plan(k, index)
-            local = self._group_pairs(int(self._group_of[t]), index)[:, self._slot[t]]
-            out[:, ii, jj] = local
-            out[:, jj, ii] = local
-        return out
+        return self._weighted(self.coefs[t], _weights(index, len(self.blocks[t]), 2))
 
     def pair_values(self, pairs: Sequence[tuple[int, int]] | np.ndarray, index: str = "SII") -> np.ndarray:
         """The interaction of each asked pair ``(i, j)``, shape ``(N, P)``.
@@ -368,19 +277,10 @@ class MoebiusGame:
         out = np.zeros((self.n_instances, len(pairs)))
         owner_a, owner_b = self._owner[pairs[:, 0]], self._owner[pairs[:, 1]]
         same = (owner_a == owner_b) & (owner_a >= 0)
-        rows = np.flatnonzero(same)
-        if not len(rows):
-            return out
-        blk = owner_a[rows]
-        group = self._group_of[blk]
-        pa, pb = self._pos[pairs[rows, 0]], self._pos[pairs[rows, 1]]
-        for g in np.unique(group).tolist():
-            sel = np.flatnonzero(group == g)
-            k, _, _, coefs = self._groups[g]
-            _, _, lookup, plan = _pair_plan(k, index)
-            slot, p = self._slot[blk[sel]], lookup[pa[sel], pb[sel]]
-            out[:, rows[sel]] = _weighted_sum((self.n_instances, len(sel)),
-                                              ((coefs[:, slot, s[p]], w) for s, w in plan))
+        for t in np.unique(owner_a[same]):
+            rows = np.flatnonzero(same & (owner_a == t))
+            local = self._block_pairs(int(t), index)
+            out[:, rows] = local[:, self._pos[pairs[rows, 0]], self._pos[pairs[rows, 1]]]
         return out
 
     def interaction_matrix(self, index: str = "SII", instances: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
@@ -393,14 +293,11 @@ class MoebiusGame:
         >>> g.interaction_matrix()[0].tolist()
         [[0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
         """
-        rows = None if instances is None else np.asarray(instances, dtype=np.int64)
-        out = np.zeros((self.n_instances if rows is None else len(rows), self.n_players, self.n_players))
-        for g, (k, _, players, _) in enumerate(self._groups):
-            if k > 1:
-                ii, jj, _, _ = _pair_plan(k, index)
-                local = self._group_pairs(g, index, rows)
-                out[:, players[:, ii], players[:, jj]] = local
-                out[:, players[:, jj], players[:, ii]] = local
+        rows = np.arange(self.n_instances) if instances is None else np.asarray(instances, dtype=np.int64)
+        out = np.zeros((len(rows), self.n_players, self.n_players))
+        for t, b in enumerate(self.blocks):
+            if len(b) > 1:
+                out[:, b[:, None], b[None, :]] = self._block_pairs(t, index)[rows]
         return out
 
     # ------------------------------------------------------------------ modalities
@@ -422,9 +319,8 @@ class MoebiusGame:
         out[:, 0] = self.empty
         for b, m in zip(self.blocks, self.coefs):
             bits = (1 << self.modality_of[b])
-            masks = subset_masks(len(b))
             for s in range(1, 2 ** len(b)):
-                a = int(np.bitwise_or.reduce(bits[masks[s]]))
+                a = int(np.bitwise_or.reduce(bits[subset_masks(len(b))[s]]))
                 out[:, a] += m[:, s]
         return out
 
