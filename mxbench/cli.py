@@ -72,6 +72,12 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mxbench`` command.
 
+    Returns
+    -------
+    argparse.ArgumentParser
+        A parser with the sub-commands ``generate``, ``verify``, ``suites`` and ``inspect``;
+        each sets ``func`` to the function that runs it.
+
     Examples
     --------
     >>> build_parser().parse_args(["suites"]).command
@@ -106,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``mxbench`` command; returns the exit status (2 on bad input).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 when ``verify`` finds a failed check, 2 on bad input (an
+        :class:`~mxbench.errors.MxbenchError` or a bad ``--instances`` / ``--seed``), 130
+        when interrupted.
 
     Examples
     --------

@@ -20,6 +20,13 @@ class MxbenchError(ValueError):
 class SpecError(MxbenchError):
     """A task spec is malformed; the message names the field and the value.
 
+    Parameters
+    ----------
+    field : str
+        Where the problem is, e.g. ``"modalities[0].kind"`` (kept as ``.field``).
+    message : str
+        What is wrong; the error's text is ``"{field}: {message}"``.
+
     Examples
     --------
     >>> from mxbench import SpecError, TaskSpec
@@ -27,7 +34,9 @@ class SpecError(MxbenchError):
     ...     TaskSpec.from_dict({"name": "x", "modalities": []})
     ... except SpecError as e:
     ...     print(e)
+    ...     print(e.field)
     modalities: need at least one modality, got []
+    modalities
     """
 
     def __init__(self, field: str, message: str) -> None:

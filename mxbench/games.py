@@ -15,7 +15,8 @@ class Game:
     Call it with a boolean array of shape ``(B, n_players)`` (True = present); it returns
     float64 values of shape ``(B,)``. Every call adds ``B`` to :attr:`n_queries`. Large
     batches are split into chunks of ``batch_size`` coalitions before they reach
-    :meth:`_value`, so memory stays bounded.
+    :meth:`_value`, so memory stays bounded. ``value_function`` is the same call under
+    shapiq's name.
 
     Subclasses implement :meth:`_value`.
 
@@ -40,6 +41,8 @@ class Game:
     [2.0, 0.0]
     >>> game.n_queries
     2
+    >>> game.value_function(np.array([[True, True, True]])).tolist(), game.n_queries
+    ([3.0], 3)
     """
 
     def __init__(self, n_players: int, modality_of: Sequence[int] | np.ndarray | None = None,
@@ -85,6 +88,28 @@ class Game:
         """Return ``coalitions`` as a bool array of shape ``(B, n_players)`` or raise GameError.
 
         Integer arrays of 0 and 1 are accepted and converted.
+
+        Parameters
+        ----------
+        coalitions : array_like
+            A batch of coalitions, shape ``(B, n_players)``: booleans, or integers 0 and 1.
+
+        Returns
+        -------
+        ndarray of bool
+            The coalitions, shape ``(B, n_players)``.
+
+        Raises
+        ------
+        GameError
+            The shape is wrong, or the values are neither booleans nor 0/1 integers.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> game = FunctionGame(lambda c: c.sum(axis=1) * 1.0, n_players=3)
+        >>> game.check_coalitions(np.array([[1, 0, 1]])).tolist()
+        [[True, False, True]]
         """
         c = np.asarray(coalitions)
         if c.ndim != 2 or c.shape[1] != self.n_players:

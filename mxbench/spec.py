@@ -127,6 +127,22 @@ class ModalitySpec:
     def from_dict(cls, d: Any, path: str = "modality") -> "ModalitySpec":
         """Parse and validate one modality entry.
 
+        Parameters
+        ----------
+        d : dict
+            The entry: ``name``, ``kind`` and that kind's fields (see the class).
+        path : str
+            Where the entry sits in the spec, used in error messages.
+
+        Returns
+        -------
+        ModalitySpec
+
+        Raises
+        ------
+        SpecError
+            A field is missing, unknown, of the wrong type or out of range.
+
         Examples
         --------
         >>> ModalitySpec.from_dict({"name": "t", "kind": "tabular", "features": 3}).n_players
@@ -166,7 +182,17 @@ class ModalitySpec:
 
     @property
     def n_players(self) -> int:
-        """The number of players (columns, patches or token slots)."""
+        """The number of players (columns, patches or token slots).
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> ModalitySpec.from_dict({"name": "txt", "kind": "text", "length": 5, "vocab": 16}).n_players
+        5
+        """
         if self.kind == "tabular":
             return self.features
         if self.kind == "image":
@@ -175,7 +201,18 @@ class ModalitySpec:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """The shape of one instance's raw input for this modality."""
+        """The shape of one instance's raw input for this modality.
+
+        Returns
+        -------
+        tuple of int
+            ``(features,)``, ``(channels, size, size)`` or ``(length,)``.
+
+        Examples
+        --------
+        >>> ModalitySpec.from_dict({"name": "img", "kind": "image", "channels": 3, "size": 8, "patch": 4}).shape
+        (3, 8, 8)
+        """
         if self.kind == "tabular":
             return (self.features,)
         if self.kind == "image":
@@ -184,6 +221,11 @@ class ModalitySpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical dict form (the inverse of :meth:`from_dict`).
+
+        Returns
+        -------
+        dict
+            ``name``, ``kind`` and the fields of that kind, defaults filled in.
 
         Examples
         --------
@@ -245,11 +287,40 @@ class Term:
 
     @property
     def order(self) -> int:
-        """The number of players the term reads."""
+        """The number of players the term reads.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> Term("redundancy", ("a:0", "b:0", "b:1"), 2.0, "max-magnitude", 0.05).order
+        3
+        """
         return len(self.players)
 
     def evaluate(self, s: np.ndarray) -> np.ndarray:
-        """The term's value for latents ``s`` of shape ``(N, k)`` (absent players are 0)."""
+        """The term's value for latents ``s`` of shape ``(N, k)`` (absent players are 0).
+
+        Parameters
+        ----------
+        s : array_like
+            The latents of the term's players, shape ``(N, k)``, columns in ``players`` order.
+
+        Returns
+        -------
+        ndarray of float64
+            The term's value on each row, shape ``(N,)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Term("unique", ("a:0",), 2.0, "step").evaluate(np.array([[0.5], [-1.0]])).tolist()
+        [2.0, 0.0]
+        >>> Term("synergy", ("a:0", "a:1"), 1.0, "xor").evaluate(np.array([[1.0, 2.0], [-1.0, 2.0]])).tolist()
+        [-1.0, 1.0]
+        """
         s = np.asarray(s, dtype=np.float64)
         w = self.weight
         if self.kind == "unique":
@@ -282,6 +353,22 @@ class Term:
 
         Column ``b`` holds the value with player ``j`` present iff bit ``j`` of ``b`` is set
         (player ``j`` = ``players[j]``); absent players decode to 0.
+
+        Parameters
+        ----------
+        s : array_like
+            The latents of the term's players, shape ``(N, k)``, columns in ``players`` order.
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(N, 2^k)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Term("unique", ("a:0",), 2.0, "step").table(np.array([[0.5], [-1.0]])).tolist()
+        [[0.0, 2.0], [0.0, 0.0]]
         """
         s = np.asarray(s, dtype=np.float64)
         n, k = s.shape
@@ -291,6 +378,12 @@ class Term:
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical dict form of the term.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``players``, ``weight`` and the kind's own field: ``fn`` (unique), ``op``
+            (synergy) or ``spread`` (redundancy), as :class:`TaskSpec` reads it.
 
         Examples
         --------
@@ -372,7 +465,35 @@ class RandomTerms:
 
     @classmethod
     def from_dict(cls, d: Any, path: str) -> "RandomTerms":
-        """Parse and validate the ``random_terms`` entry."""
+        """Parse and validate the ``random_terms`` entry.
+
+        Parameters
+        ----------
+        d : dict
+            The entry: the counts ``unique``, ``synergy``, ``redundancy`` and ``synergy3``
+            (default 0), ``placement`` and ``weight`` (``[low, high]``).
+        path : str
+            Where the entry sits in the spec, used in error messages.
+
+        Returns
+        -------
+        RandomTerms
+
+        Raises
+        ------
+        SpecError
+            A field is unknown, of the wrong type or out of range.
+
+        Examples
+        --------
+        >>> RandomTerms.from_dict({"synergy": 2, "placement": "cross"}, "random_terms").synergy
+        2
+        >>> try:
+        ...     RandomTerms.from_dict({"placement": "near"}, "random_terms")
+        ... except SpecError as e:
+        ...     print(e)
+        random_terms.placement: unknown placement 'near' (choose from any, within, cross)
+        """
         if not isinstance(d, Mapping):
             raise SpecError(path, f"expected an object, got {d!r}")
         _no_extra(d, ("unique", "synergy", "redundancy", "synergy3", "placement", "weight"), path)
@@ -390,11 +511,33 @@ class RandomTerms:
 
     @property
     def n_players_needed(self) -> int:
-        """The number of free players the drawn terms need."""
+        """The number of free players the drawn terms need.
+
+        Returns
+        -------
+        int
+            ``unique + 2 * synergy + 2 * redundancy + 3 * synergy3``.
+
+        Examples
+        --------
+        >>> RandomTerms(unique=1, synergy3=1).n_players_needed
+        4
+        """
         return self.unique + 2 * self.synergy + 2 * self.redundancy + 3 * self.synergy3
 
     def to_dict(self) -> dict[str, Any]:
-        """The canonical dict form."""
+        """The canonical dict form.
+
+        Returns
+        -------
+        dict
+            Every field, ``weight`` as a ``[low, high]`` list.
+
+        Examples
+        --------
+        >>> RandomTerms(unique=2, synergy=1).to_dict()
+        {'unique': 2, 'synergy': 1, 'redundancy': 0, 'synergy3': 0, 'placement': 'any', 'weight': [0.5, 2.0]}
+        """
         return {"unique": self.unique, "synergy": self.synergy, "redundancy": self.redundancy,
                 "synergy3": self.synergy3, "placement": self.placement, "weight": list(self.weight)}
 
@@ -466,6 +609,23 @@ class TaskSpec:
     @classmethod
     def from_dict(cls, d: Any) -> "TaskSpec":
         """Parse and validate a spec given as a dict.
+
+        Parameters
+        ----------
+        d : dict
+            The spec: ``name`` and ``modalities`` are required; the other fields of the class
+            are optional.
+
+        Returns
+        -------
+        TaskSpec
+            The validated spec, player ids filled in.
+
+        Raises
+        ------
+        SpecError
+            A field is missing, unknown, of the wrong type or out of range, or the fields
+            disagree (e.g. a term names a player that does not exist).
 
         Examples
         --------
@@ -571,6 +731,20 @@ class TaskSpec:
     def from_json(cls, path: str | Path) -> "TaskSpec":
         """Read and validate a spec from a JSON file.
 
+        Parameters
+        ----------
+        path : str or Path
+            A JSON file holding one spec object.
+
+        Returns
+        -------
+        TaskSpec
+
+        Raises
+        ------
+        SpecError
+            The file cannot be read, is not JSON or is not a valid spec.
+
         Examples
         --------
         >>> import json, tempfile, os
@@ -617,31 +791,112 @@ class TaskSpec:
     # ------------------------------------------------------------------ players
     @property
     def n_players(self) -> int:
-        """The total number of players."""
+        """The total number of players.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2},
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        >>> spec.n_players
+        5
+        """
         return self._offsets[-1]
 
     @property
     def offsets(self) -> tuple[int, ...]:
-        """The first player id of each modality, and ``n_players`` last."""
+        """The first player id of each modality, and ``n_players`` last.
+
+        Returns
+        -------
+        tuple of int
+            ``len(modalities) + 1`` entries; modality ``k`` owns ids ``offsets[k]..offsets[k+1]-1``.
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2},
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        >>> spec.offsets
+        (0, 2, 5)
+        """
         return self._offsets
 
     @property
     def player_names(self) -> list[str]:
-        """Each player's name ``"modality:index"``, in player-id order."""
+        """Each player's name ``"modality:index"``, in player-id order.
+
+        Returns
+        -------
+        list of str
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2},
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        >>> spec.player_names
+        ['a:0', 'a:1', 'b:0', 'b:1', 'b:2']
+        """
         return [f"{m.name}:{i}" for m in self.modalities for i in range(m.n_players)]
 
     @property
     def modality_of(self) -> np.ndarray:
-        """The modality number of each player, shape ``(n_players,)``."""
+        """The modality number of each player, shape ``(n_players,)``.
+
+        Returns
+        -------
+        ndarray of int
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2},
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        >>> spec.modality_of.tolist()
+        [0, 0, 1, 1, 1]
+        """
         return np.repeat(np.arange(len(self.modalities)), [m.n_players for m in self.modalities])
 
     @property
     def modality_names(self) -> tuple[str, ...]:
-        """The modality names in order."""
+        """The modality names in order.
+
+        Returns
+        -------
+        tuple of str
+
+        Examples
+        --------
+        >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 2},
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        >>> spec.modality_names
+        ('a', 'b')
+        """
         return tuple(m.name for m in self.modalities)
 
     def player_id(self, name: str) -> int:
         """The id of the player named ``"modality:index"``.
+
+        Parameters
+        ----------
+        name : str
+            A player name ``"modality:index"``.
+
+        Returns
+        -------
+        int
+            The player's id, ``offsets[k] + index`` for modality ``k``.
+
+        Raises
+        ------
+        SpecError
+            The name is malformed or names no player of the spec.
 
         Examples
         --------
@@ -659,6 +914,11 @@ class TaskSpec:
 
         Weights are those of the spec; the generator may rescale them to meet ``shares``.
 
+        Returns
+        -------
+        tuple of Term
+            The terms, player ids filled in.
+
         Examples
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "seed": 3, "modalities": [
@@ -673,6 +933,18 @@ class TaskSpec:
 
     def with_overrides(self, *, seed: int | None = None, instances: int | None = None) -> "TaskSpec":
         """A copy with another seed or instance count.
+
+        Parameters
+        ----------
+        seed : int, optional
+            The new seed (default: keep it).
+        instances : int, optional
+            The new instance count (default: keep it).
+
+        Returns
+        -------
+        TaskSpec
+            A validated copy; the spec itself is unchanged.
 
         Examples
         --------
@@ -690,6 +962,12 @@ class TaskSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical dict form; ``TaskSpec.from_dict(spec.to_dict()) == spec``.
+
+        Returns
+        -------
+        dict
+            Every field with defaults filled in; ``random_terms``, ``shares`` and ``pairs`` only
+            when set.
 
         Examples
         --------
@@ -716,6 +994,11 @@ class TaskSpec:
     def spec_hash(self) -> str:
         """SHA-256 of the canonical JSON of the spec (what models and caches key on).
 
+        Returns
+        -------
+        str
+            64 hex digits.
+
         Examples
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
@@ -728,6 +1011,15 @@ class TaskSpec:
 
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no spaces: the same object always gives the same text.
+
+    Parameters
+    ----------
+    obj : object
+        A JSON-serialisable object without NaN or infinities.
+
+    Returns
+    -------
+    str
 
     Examples
     --------

@@ -23,7 +23,32 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class Block:
-    """A run of consecutive generated instances."""
+    """A run of consecutive generated instances.
+
+    Attributes
+    ----------
+    start : int
+        The number of the block's first instance.
+    inputs : dict of str to ndarray
+        The raw inputs of each modality, ``(m, *shape)``.
+    latents : ndarray
+        The decoded latents, ``(m, n_players)``.
+    f : ndarray
+        The planted function on each instance, ``(m,)``.
+    target : ndarray
+        The regression target or the 0/1 label, ``(m,)``.
+    split : ndarray of int8
+        0 = train, 1 = val, 2 = test, ``(m,)``.
+
+    Examples
+    --------
+    >>> from mxbench.spec import TaskSpec
+    >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+    ...     {"name": "a", "kind": "tabular", "features": 3}]})
+    >>> block = next(TaskPlan.from_spec(spec).blocks())
+    >>> block.start, len(block), block.latents.shape, sorted(block.inputs)
+    (0, 6, (6, 3), ['a'])
+    """
 
     start: int
     inputs: dict[str, np.ndarray]
@@ -41,6 +66,17 @@ class TaskPlan:
 
     Build one with :meth:`from_spec`. It decodes raw inputs, masks them by the one masking
     rule, evaluates the planted function and builds the exact oracle of any latents.
+
+    Parameters
+    ----------
+    spec : TaskSpec
+        The task's spec.
+    terms : tuple of Term
+        The resolved planted terms (explicit and drawn), with their final weights and ids.
+    renderers : tuple of Renderer
+        One renderer per modality, in spec order.
+    shares : dict, optional
+        ``{"requested": {...}, "achieved": {...}}`` modality shares, when the spec asks for them.
 
     Examples
     --------
@@ -62,7 +98,28 @@ class TaskPlan:
 
     @classmethod
     def from_spec(cls, spec: TaskSpec) -> "TaskPlan":
-        """Draw the random terms and codebooks and meet the requested modality shares."""
+        """Draw the random terms and codebooks and meet the requested modality shares.
+
+        Parameters
+        ----------
+        spec : TaskSpec
+            The spec (deterministic in its seed).
+
+        Returns
+        -------
+        TaskPlan
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> [t.players for t in plan.terms], plan.shares
+        ([('a:0', 'a:1')], None)
+        """
         terms = spec.planted_terms()
         renderers = tuple(make_renderer(m, spec.seed, k) for k, m in enumerate(spec.modalities))
         plan = cls(spec, terms, renderers)
@@ -73,7 +130,36 @@ class TaskPlan:
     @classmethod
     def from_stored(cls, spec: TaskSpec, terms: list[dict[str, Any]], codebooks: Mapping[str, Any],
                     shares: dict | None = None) -> "TaskPlan":
-        """Rebuild a plan from a dataset manifest's resolved terms and codebooks."""
+        """Rebuild a plan from a dataset manifest's resolved terms and codebooks.
+
+        Parameters
+        ----------
+        spec : TaskSpec
+            The dataset's spec.
+        terms : list of dict
+            The resolved terms, in :meth:`Term.to_dict` form (``manifest["terms"]``).
+        codebooks : dict
+            Each modality's codebook by name (``manifest["codebooks"]``).
+        shares : dict, optional
+            The requested and achieved shares (``manifest["shares"]``).
+
+        Returns
+        -------
+        TaskPlan
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> stored = TaskPlan.from_stored(spec, [t.to_dict() for t in plan.terms],
+        ...                               {r.spec.name: r.codebook() for r in plan.renderers})
+        >>> stored.terms == plan.terms
+        True
+        """
         from mxbench.spec import _parse_term
 
         parsed = []
@@ -86,12 +172,45 @@ class TaskPlan:
     # ------------------------------------------------------------------ players
     @property
     def n_players(self) -> int:
-        """The number of players."""
+        """The number of players.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> plan.n_players
+        3
+        """
         return self.spec.n_players
 
     @property
     def modality_of(self) -> np.ndarray:
-        """The modality number of each player."""
+        """The modality number of each player.
+
+        Returns
+        -------
+        ndarray of int
+            Shape ``(n_players,)``.
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> plan.modality_of.tolist()
+        [0, 0, 0]
+        """
         return self.spec.modality_of
 
     def _slices(self) -> Iterator[tuple[Renderer, slice]]:
@@ -101,22 +220,117 @@ class TaskPlan:
 
     # ------------------------------------------------------------------ the planted function
     def decode(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The latent value of every player, ``(N, n_players)``, from raw inputs."""
+        """The latent value of every player, ``(N, n_players)``, from raw inputs.
+
+        Parameters
+        ----------
+        inputs : dict of str to ndarray
+            The raw inputs of each modality by name, ``(N, *shape)``.
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(N, n_players)``.
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> import numpy as np
+        >>> plan.decode({"a": np.array([[1.0, 3.0, 5.0]], dtype=np.float32)}).tolist()
+        [[1.0, 3.0, 5.0]]
+        """
         return np.concatenate([r.decode(inputs[r.spec.name]) for r, _ in self._slices()], axis=1)
 
     def mask(self, inputs: Mapping[str, np.ndarray], present: np.ndarray) -> dict[str, np.ndarray]:
-        """Raw inputs with the players where ``present`` (N, n) is False set to the baseline."""
+        """Raw inputs with the players where ``present`` (N, n) is False set to the baseline.
+
+        Parameters
+        ----------
+        inputs : dict of str to ndarray
+            The raw inputs of each modality by name, ``(N, *shape)``.
+        present : ndarray of bool
+            Which players are present, ``(N, n_players)``.
+
+        Returns
+        -------
+        dict of str to ndarray
+            The masked inputs; ``inputs`` is not changed.
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> import numpy as np
+        >>> raw = {"a": np.array([[1.0, 3.0, 5.0]], dtype=np.float32)}
+        >>> plan.mask(raw, np.array([[True, False, True]]))["a"].tolist()
+        [[1.0, 0.0, 5.0]]
+        """
         return {r.spec.name: r.mask(inputs[r.spec.name], present[:, sl]) for r, sl in self._slices()}
 
     def f_star(self, latents: np.ndarray) -> np.ndarray:
-        """The planted function of decoded latents ``(N, n)``: intercept + sum of terms."""
+        """The planted function of decoded latents ``(N, n)``: intercept + sum of terms.
+
+        Parameters
+        ----------
+        latents : ndarray
+            Decoded latents, ``(N, n_players)``.
+
+        Returns
+        -------
+        ndarray of float64
+            ``f*`` of each row, ``(N,)``.
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> import numpy as np
+        >>> plan.f_star(np.array([[1.0, 3.0, 5.0], [1.0, 0.0, 5.0]])).tolist()
+        [6.0, 0.0]
+        """
         out = np.full(latents.shape[0], self.spec.intercept)
         for t in self.terms:
             out = out + t.evaluate(latents[:, list(t.ids)])
         return out
 
     def oracle(self, latents: np.ndarray) -> MoebiusGame:
-        """The exact sparse Möbius game of every instance with these latents."""
+        """The exact sparse Möbius game of every instance with these latents.
+
+        Parameters
+        ----------
+        latents : ndarray
+            Decoded latents, ``(N, n_players)``.
+
+        Returns
+        -------
+        MoebiusGame
+            One instance per row of ``latents``.
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> import numpy as np
+        >>> plan.oracle(np.array([[1.0, 3.0, 5.0]])).shapley().tolist()
+        [[3.0, 3.0, 0.0]]
+        """
         return MoebiusGame(
             self.n_players, np.full(latents.shape[0], self.spec.intercept),
             [np.array(t.ids) for t in self.terms], [t.table(latents[:, list(t.ids)]) for t in self.terms],
@@ -146,6 +360,16 @@ class TaskPlan:
 
     def blocks(self, n_instances: int | None = None) -> Iterator[Block]:
         """Generate the task's instances block by block (deterministic in the seed).
+
+        Parameters
+        ----------
+        n_instances : int, optional
+            How many instances to generate (default: ``spec.instances``).
+
+        Yields
+        ------
+        Block
+            Blocks of at most ``BLOCK`` instances, in order.
 
         Examples
         --------
@@ -210,6 +434,22 @@ class TaskPlan:
 
         ``role`` is the kind of the term that reads the player, or ``distractor``;
         ``term`` is that term's number, -1 for distractors.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``player_id``, ``name``, ``modality``, ``index``, ``role`` and ``term_id``.
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> plan.players()["role"].tolist()
+        ['synergy', 'synergy', 'distractor']
         """
         role = np.array(["distractor"] * self.n_players, dtype=object)
         term = np.full(self.n_players, -1, dtype=np.int64)
@@ -232,6 +472,22 @@ class TaskPlan:
 
         Columns ``i``, ``j`` (player ids, ``i < j``), ``kind`` (``synergy``, ``redundancy`` or
         ``asked``) and ``term_id`` (-1 for asked pairs).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per pair.
+
+        Examples
+        --------
+        >>> from mxbench.spec import TaskSpec
+        >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> plan.pairs().values.tolist()
+        [[0, 1, 'synergy', 0], [0, 2, 'asked', -1]]
         """
         rows = []
         for k, t in enumerate(self.terms):
@@ -250,7 +506,20 @@ class TaskPlan:
 class Task:
     """A generated task: its plan and its instances in memory.
 
-    Get one from :func:`mxbench.generate` or :func:`mxbench.load`.
+    Get one from :func:`mxbench.generate` or :func:`mxbench.load`. The properties ``spec``,
+    ``terms``, ``shares``, ``n_players``, ``modality_of``, ``player_names`` and
+    ``modality_names`` are those of the plan and its spec.
+
+    Parameters
+    ----------
+    plan : TaskPlan
+        The task's plan.
+    inputs : dict of str to ndarray
+        The raw inputs of each modality.
+    target : ndarray
+        The regression target or the 0/1 label of each instance.
+    split : ndarray of int8
+        The split of each instance.
 
     Attributes
     ----------
@@ -274,6 +543,12 @@ class Task:
     >>> game = task.game(0)
     >>> bool(game([[True, False, False]])[0] == 2.0 * task.latents[0, 0])
     True
+    >>> task
+    Task('t', instances=10, players=3, terms=1, modalities=['a'])
+    >>> task.spec.name, task.terms[0].kind, task.shares, task.n_players
+    ('t', 'unique', None, 3)
+    >>> task.modality_of.tolist(), task.player_names, task.modality_names
+    ([0, 0, 0], ['a:0', 'a:1', 'a:2'], ('a',))
     """
 
     def __init__(self, plan: TaskPlan, inputs: dict[str, np.ndarray], target: np.ndarray, split: np.ndarray) -> None:
@@ -293,7 +568,22 @@ class Task:
 
     @property
     def n_instances(self) -> int:
-        """The number of instances."""
+        """The number of instances.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> task = mxbench.generate({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> task.n_instances, len(task)
+        (6, 6)
+        """
         return len(self.target)
 
     def __len__(self) -> int:
@@ -305,16 +595,54 @@ class Task:
 
     @cached_property
     def latents(self) -> np.ndarray:
-        """The decoded latent value of every player, ``(N, n_players)``."""
+        """The decoded latent value of every player, ``(N, n_players)``.
+
+        Returns
+        -------
+        ndarray of float64
+            Computed once, then cached.
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> task = mxbench.generate({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> task.latents.shape
+        (6, 3)
+        """
         return self.plan.decode(self.inputs)
 
     @cached_property
     def f(self) -> np.ndarray:
-        """The planted function's value on each unmasked instance (noise-free), ``(N,)``."""
+        """The planted function's value on each unmasked instance (noise-free), ``(N,)``.
+
+        Returns
+        -------
+        ndarray of float64
+            Computed once, then cached.
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> task = mxbench.generate({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> import numpy as np
+        >>> bool(np.allclose(task.f, 2.0 * task.latents[:, 0] * task.latents[:, 1]))
+        True
+        """
         return self.plan.f_star(self.latents)
 
     def oracle(self) -> MoebiusGame:
         """The exact oracle of all instances' planted games.
+
+        Returns
+        -------
+        MoebiusGame
+            One instance per task instance; computed once, then cached.
 
         Examples
         --------
@@ -332,21 +660,91 @@ class Task:
 
         The game masks the instance's **rendered inputs** (absent players set to the
         baseline), decodes them and applies ``f*``: the same path a model sees.
+
+        Parameters
+        ----------
+        i : int
+            The instance number, ``0..n_instances-1``.
+
+        Returns
+        -------
+        PlantedGame
+
+        Raises
+        ------
+        IndexError
+            ``i`` is not an instance number.
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> task = mxbench.generate({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> game = task.game(2)
+        >>> game.instance, game.player_names
+        (2, ['a:0', 'a:1', 'a:2'])
         """
         if not isinstance(i, (int, np.integer)) or not 0 <= i < self.n_instances:
             raise IndexError(f"instance: expected 0..{self.n_instances - 1}, got {i!r}")
         return PlantedGame(self, int(i))
 
     def players(self) -> pd.DataFrame:
-        """One row per player (see :meth:`TaskPlan.players`)."""
+        """One row per player (see :meth:`TaskPlan.players`).
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> task = mxbench.generate({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> task.players()["role"].tolist()
+        ['synergy', 'synergy', 'distractor']
+        """
         return self.plan.players()
 
     def pairs(self) -> pd.DataFrame:
-        """The recorded pairs (see :meth:`TaskPlan.pairs`)."""
+        """The recorded pairs (see :meth:`TaskPlan.pairs`).
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> task = mxbench.generate({"name": "t", "instances": 6, "modalities": [
+        ...     {"name": "a", "kind": "tabular", "features": 3}],
+        ...     "terms": [{"kind": "synergy", "players": ["a:0", "a:1"], "weight": 2.0}],
+        ...     "pairs": [["a:0", "a:2"]]})
+        >>> task.pairs()["kind"].tolist()
+        ['synergy', 'asked']
+        """
         return self.plan.pairs()
 
     def split_indices(self, name: str) -> np.ndarray:
         """The instance numbers of a split (``"train"``, ``"val"`` or ``"test"``).
+
+        Parameters
+        ----------
+        name : {"train", "val", "test"}
+            The split.
+
+        Returns
+        -------
+        ndarray of int
+            The instance numbers, increasing.
+
+        Raises
+        ------
+        ValueError
+            ``name`` is not a split.
 
         Examples
         --------
@@ -362,6 +760,13 @@ class Task:
 
 class PlantedGame(Game):
     """The planted game of one instance, evaluated through the rendered inputs.
+
+    Parameters
+    ----------
+    task : Task
+        The task.
+    instance : int
+        The instance number.
 
     Examples
     --------

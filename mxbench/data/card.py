@@ -10,6 +10,18 @@ from mxbench.data.schema import BIT_ORDER, COLUMNS
 def dataset_card(manifest: dict[str, Any]) -> str:
     """Render the dataset card of a dataset from its manifest.
 
+    Parameters
+    ----------
+    manifest : dict
+        The dataset's manifest, as from :func:`~mxbench.data.writer.manifest_of` (the file
+        hashes are not needed).
+
+    Returns
+    -------
+    str
+        Markdown: the modalities, the planted terms, every table's columns and how to
+        rebuild an instance's game without mxbench.
+
     Examples
     --------
     >>> from mxbench.data.writer import manifest_of

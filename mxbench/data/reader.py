@@ -34,6 +34,22 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """Read and check a dataset's ``manifest.json`` (format and schema version).
 
+    Parameters
+    ----------
+    path : str or Path
+        A dataset folder.
+
+    Returns
+    -------
+    dict
+        The manifest.
+
+    Raises
+    ------
+    DatasetError
+        ``manifest.json`` is missing or unreadable, of another format or schema version, or
+        lacks a required key.
+
     Examples
     --------
     >>> import mxbench, tempfile, os
@@ -55,7 +71,34 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
 
 
 def check_hashes(path: str | Path, manifest: dict[str, Any]) -> None:
-    """Raise DatasetError unless every listed file exists with its recorded SHA-256."""
+    """Raise DatasetError unless every listed file exists with its recorded SHA-256.
+
+    Parameters
+    ----------
+    path : str or Path
+        A dataset folder.
+    manifest : dict
+        Its manifest (from :func:`read_manifest`).
+
+    Raises
+    ------
+    DatasetError
+        A table or the card is not listed, a listed file is missing, or its SHA-256 differs.
+
+    Examples
+    --------
+    >>> import mxbench, tempfile, os
+    >>> out = mxbench.write_dataset({"name": "t", "instances": 4, "modalities": [
+    ...     {"name": "a", "kind": "tabular", "features": 2}]}, os.path.join(tempfile.mkdtemp(), "t"))
+    >>> manifest = read_manifest(out)
+    >>> check_hashes(out, manifest)
+    >>> _ = open(os.path.join(out, "README.md"), "a").write("edited")
+    >>> try:
+    ...     check_hashes(out, manifest)
+    ... except mxbench.DatasetError as e:
+    ...     print(str(e).split(":")[0])
+    README.md
+    """
     path = Path(path)
     files = manifest["files"]
     for name in [f"{t}.parquet" for t in TABLES] + [CARD]:
@@ -118,6 +161,22 @@ def _instances(pf: pq.ParquetFile, spec: TaskSpec, row_group: int | None = None)
 def load_dataset(path: str | Path) -> Task:
     """Load a dataset folder as a :class:`~mxbench.task.Task` after checking version and hashes.
 
+    Parameters
+    ----------
+    path : str or Path
+        A dataset folder (not a suite folder).
+
+    Returns
+    -------
+    Task
+        The task with its instances; ``task.latents``, ``task.f`` and the oracle are
+        recomputed from the stored inputs.
+
+    Raises
+    ------
+    DatasetError
+        The folder is a suite, or its manifest, hashes, schema or instance ids are wrong.
+
     Examples
     --------
     >>> import mxbench, tempfile, os
@@ -139,6 +198,21 @@ def load_dataset(path: str | Path) -> Task:
 
 def load_suite(path: str | Path) -> dict[str, Task]:
     """Load every task of a suite folder, keyed by task name.
+
+    Parameters
+    ----------
+    path : str or Path
+        A suite folder (holding ``suite.json``).
+
+    Returns
+    -------
+    dict of str to Task
+        In the suite's order.
+
+    Raises
+    ------
+    DatasetError
+        ``suite.json`` is missing or wrong, or a task fails to load.
 
     Examples
     --------
@@ -165,6 +239,21 @@ def _suite_doc(path: Path) -> dict[str, Any]:
 def dataset_folders(path: str | Path) -> list[Path]:
     """The dataset folders at ``path``: itself, or each task of a suite folder.
 
+    Parameters
+    ----------
+    path : str or Path
+        A dataset folder or a suite folder.
+
+    Returns
+    -------
+    list of Path
+        ``[path]`` for a dataset; the task folders in the suite's order for a suite.
+
+    Raises
+    ------
+    DatasetError
+        ``path`` is not a folder, or holds neither ``manifest.json`` nor ``suite.json``.
+
     Examples
     --------
     >>> import mxbench, tempfile, os
@@ -187,7 +276,22 @@ def dataset_folders(path: str | Path) -> list[Path]:
 
 @dataclass
 class Check:
-    """One verification check: its name, whether it held, and what was found."""
+    """One verification check: its name, whether it held, and what was found.
+
+    Attributes
+    ----------
+    name : str
+        What was checked, e.g. ``"sha256"``.
+    ok : bool
+        Whether it held.
+    detail : str
+        What was found (counts, errors), or empty.
+
+    Examples
+    --------
+    >>> Check("sha256", True, "7 files")
+    Check(name='sha256', ok=True, detail='7 files')
+    """
 
     name: str
     ok: bool
@@ -196,17 +300,74 @@ class Check:
 
 @dataclass
 class VerifyReport:
-    """The result of :func:`verify`: every check run on one dataset folder."""
+    """The result of :func:`verify`: every check run on one dataset folder.
+
+    Attributes
+    ----------
+    path : str
+        The dataset folder.
+    checks : list of Check
+        The checks, in the order they ran.
+
+    Examples
+    --------
+    >>> report = VerifyReport("ds")
+    >>> report.add("manifest", True, "schema version 1")
+    True
+    >>> report.add("sha256", False, "README.md differs")
+    False
+    >>> print(report)
+    ds: FAILED
+      [ok] manifest: schema version 1
+      [FAIL] sha256: README.md differs
+    """
 
     path: str
     checks: list[Check] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when every check held."""
+        """True when every check held.
+
+        Returns
+        -------
+        bool
+            True also when no check has run.
+
+        Examples
+        --------
+        >>> report = VerifyReport("ds")
+        >>> report.ok
+        True
+        >>> _ = report.add("sha256", False)
+        >>> report.ok
+        False
+        """
         return all(c.ok for c in self.checks)
 
     def add(self, name: str, ok: bool, detail: str = "") -> bool:
+        """Record one check and return whether it held.
+
+        Parameters
+        ----------
+        name : str
+            What was checked.
+        ok : bool
+            Whether it held (any truthy value).
+        detail : str
+            What was found.
+
+        Returns
+        -------
+        bool
+            ``bool(ok)``, so a caller can stop at a failed check.
+
+        Examples
+        --------
+        >>> report = VerifyReport("ds")
+        >>> report.add("schemas", 1, "6 tables"), report.checks
+        (True, [Check(name='schemas', ok=True, detail='6 tables')])
+        """
         self.checks.append(Check(name, bool(ok), detail))
         return bool(ok)
 
@@ -241,6 +402,11 @@ def verify(path: str | Path) -> VerifyReport:
     -------
     VerifyReport
         ``report.ok`` is True when everything holds; ``str(report)`` lists the checks.
+
+    Parameters
+    ----------
+    path : str or Path
+        A dataset folder. A broken dataset gives failed checks, not an exception.
 
     Examples
     --------
@@ -363,6 +529,23 @@ def _verify_truth(report: VerifyReport, files: dict[str, pq.ParquetFile], plan: 
 
 def summary(path: str | Path) -> dict[str, Any]:
     """A short description of one dataset folder: sizes, terms, roles and modality shares.
+
+    Parameters
+    ----------
+    path : str or Path
+        A dataset folder.
+
+    Returns
+    -------
+    dict
+        ``name``, ``instances``, ``players``, ``modalities`` (players per modality),
+        ``terms`` (one line per term), ``roles`` (players per role), ``shares`` (each
+        modality's share of mean ``|modality Shapley|``), ``target``, ``noise`` and ``seed``.
+
+    Raises
+    ------
+    DatasetError
+        The manifest or the ``modalities`` table cannot be read.
 
     Examples
     --------

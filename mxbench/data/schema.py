@@ -73,6 +73,18 @@ def _list(value_type: pa.DataType, size: int) -> pa.DataType:
 def instances_schema(spec: TaskSpec) -> pa.Schema:
     """The schema of ``instances.parquet`` for a spec (modality columns and shapes vary).
 
+    Parameters
+    ----------
+    spec : TaskSpec
+        The task's spec.
+
+    Returns
+    -------
+    pyarrow.Schema
+        ``instance_id``, ``split``, ``target`` (float64, or int64 for classification), ``f``
+        and one fixed-size list column per modality; the metadata keys ``mxbench.shapes``
+        and ``mxbench.kinds`` hold each modality's shape and kind as JSON.
+
     Examples
     --------
     >>> from mxbench.generators.suites import suite_specs
@@ -109,6 +121,17 @@ SCHEMAS: dict[str, pa.Schema] = {
 
 def schema_of(table: str, spec: TaskSpec) -> pa.Schema:
     """The expected schema of one table of a dataset of ``spec``.
+
+    Parameters
+    ----------
+    table : str
+        One of ``TABLES``.
+    spec : TaskSpec
+        The task's spec (only the ``instances`` schema depends on it).
+
+    Returns
+    -------
+    pyarrow.Schema
 
     Examples
     --------

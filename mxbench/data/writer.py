@@ -29,6 +29,16 @@ PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 def sha256_file(path: str | Path) -> str:
     """The SHA-256 of a file, read in 1 MiB chunks.
 
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
     Examples
     --------
     >>> import tempfile, os
@@ -49,6 +59,23 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``out`` that becomes ``out`` only if the block succeeds.
 
     On any error the temporary folder is removed and ``out`` is left as it was.
+
+    Parameters
+    ----------
+    out : str or Path
+        The folder to create (its parent folders are created as needed).
+    overwrite : bool
+        Replace ``out`` if it exists (otherwise that is an error).
+
+    Yields
+    ------
+    Path
+        The temporary folder to write into.
+
+    Raises
+    ------
+    DatasetError
+        ``out`` exists and ``overwrite`` is False, or its parent folder cannot be written.
 
     Examples
     --------
@@ -189,6 +216,19 @@ class _TableWriters:
 
 def manifest_of(plan: TaskPlan, n_instances: int) -> dict[str, Any]:
     """The manifest of a dataset, without the file hashes.
+
+    Parameters
+    ----------
+    plan : TaskPlan
+        The task's plan.
+    n_instances : int
+        The number of instances written.
+
+    Returns
+    -------
+    dict
+        The format and schema version, the spec and its hash, the resolved terms, the
+        codebooks, the shares and the bit order; :func:`write` adds ``files``.
 
     Examples
     --------

@@ -16,6 +16,22 @@ __all__ = ["Renderer", "TabularRenderer", "ImageRenderer", "TextRenderer", "make
 def make_renderer(spec: ModalitySpec, seed: int, position: int, codebook: dict[str, Any] | None = None) -> Renderer:
     """The renderer of a modality, its codebook drawn from ``(seed, position)`` or given.
 
+    Parameters
+    ----------
+    spec : ModalitySpec
+        The modality.
+    seed : int
+        The task seed (codebooks are drawn from it).
+    position : int
+        The modality's position in the task, so two modalities of one kind differ.
+    codebook : dict, optional
+        A stored codebook (from a dataset's manifest) to use instead of drawing one.
+
+    Returns
+    -------
+    Renderer
+        A :class:`TabularRenderer`, :class:`ImageRenderer` or :class:`TextRenderer`.
+
     Examples
     --------
     >>> from mxbench.spec import ModalitySpec

@@ -59,7 +59,19 @@ class ImageRenderer(Renderer):
 
     @property
     def grid(self) -> int:
-        """Patches per side."""
+        """Patches per side.
+
+        Returns
+        -------
+        int
+            ``size // patch``; the modality has ``grid ** 2`` players.
+
+        Examples
+        --------
+        >>> from mxbench.spec import ModalitySpec
+        >>> ImageRenderer(ModalitySpec("img", "image", size=12, patch=4)).grid
+        3
+        """
         return self.spec.size // self.spec.patch
 
     def _to_patches(self, raw: np.ndarray) -> np.ndarray:
@@ -73,6 +85,29 @@ class ImageRenderer(Renderer):
         return x.reshape(n, c, g * p, g * p)
 
     def render(self, s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Images ``(N, channels, size, size)``: each patch is ``s * template`` plus pixel noise.
+
+        Parameters
+        ----------
+        s : ndarray
+            The latents, shape ``(N, grid ** 2)``, patches in row-major order.
+        rng : numpy.random.Generator
+            The random stream of the pixel noise (standard deviation ``spec.noise``).
+
+        Returns
+        -------
+        ndarray of float32
+            The images.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mxbench.spec import ModalitySpec
+        >>> r = ImageRenderer(ModalitySpec("img", "image", size=4, patch=2, noise=0.0))
+        >>> raw = r.render(np.array([[1.0, -2.0, 0.5, 3.0]]), np.random.default_rng(0))
+        >>> raw.shape, raw.dtype
+        ((1, 1, 4, 4), dtype('float32'))
+        """
         s = np.asarray(s, dtype=np.float64)
         x = (s[:, :, None] * self.template[None, None, :]).astype(np.float32)
         if self.spec.noise > 0:
@@ -80,10 +115,56 @@ class ImageRenderer(Renderer):
         return np.ascontiguousarray(self._from_patches(x))
 
     def decode(self, raw: np.ndarray) -> np.ndarray:
+        """Each patch's projection on the template, shape ``(N, grid ** 2)`` float64.
+
+        Parameters
+        ----------
+        raw : ndarray of float
+            Images, shape ``(N, channels, size, size)``.
+
+        Returns
+        -------
+        ndarray of float64
+            The latents; a zero patch decodes to exactly 0.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mxbench.spec import ModalitySpec
+        >>> r = ImageRenderer(ModalitySpec("img", "image", size=4, patch=2, noise=0.0))
+        >>> raw = r.render(np.array([[1.0, -2.0, 0.5, 3.0]]), np.random.default_rng(0))
+        >>> np.round(r.decode(raw), 5).tolist()
+        [[1.0, -2.0, 0.5, 3.0]]
+        >>> r.decode(np.zeros((1, 1, 4, 4), dtype=np.float32)).tolist()
+        [[0.0, 0.0, 0.0, 0.0]]
+        """
         x = self._to_patches(check_raw(raw, self.spec, "f"))
         return _ordered_dot(x, self.template) / self._tt
 
     def mask(self, raw: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """A copy of ``raw`` with the absent patches set to zeros.
+
+        Parameters
+        ----------
+        raw : ndarray of float
+            Images, shape ``(N, channels, size, size)``.
+        present : ndarray of bool
+            Which patches are present, shape ``(N, grid ** 2)``, row-major.
+
+        Returns
+        -------
+        ndarray
+            The masked images, dtype of ``raw``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mxbench.spec import ModalitySpec
+        >>> r = ImageRenderer(ModalitySpec("img", "image", size=4, patch=2, noise=0.0))
+        >>> raw = r.render(np.array([[1.0, -2.0, 0.5, 3.0]]), np.random.default_rng(0))
+        >>> np.round(r.decode(r.mask(raw, np.array([[True, False, True, False]]))), 5).tolist()
+        [[1.0, 0.0, 0.5, 0.0]]
+        """
         raw = check_raw(raw, self.spec, "f")
         g, p = self.grid, self.spec.patch
         keep = np.asarray(present, dtype=raw.dtype).reshape(-1, 1, g, 1, g, 1)
@@ -91,6 +172,20 @@ class ImageRenderer(Renderer):
         return (shaped * keep).reshape(raw.shape)
 
     def codebook(self) -> dict[str, Any]:
+        """The decoder parameters: the template, its layout and the baseline.
+
+        Returns
+        -------
+        dict
+            ``template`` (``channels * patch * patch`` floats), ``layout`` and ``baseline``.
+
+        Examples
+        --------
+        >>> from mxbench.spec import ModalitySpec
+        >>> cb = ImageRenderer(ModalitySpec("img", "image", size=4, patch=2)).codebook()
+        >>> len(cb["template"]), cb["baseline"]
+        (4, 0.0)
+        """
         return {"template": self.template.tolist(), "layout": "channel-major CxPxP, patches row-major",
                 "baseline": 0.0}
 

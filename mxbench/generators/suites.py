@@ -90,6 +90,21 @@ SUITES = {
 def suite_specs(name: str) -> list[TaskSpec]:
     """The validated specs of a named suite.
 
+    Parameters
+    ----------
+    name : str
+        The suite name: ``"smoke"`` or ``"standard"``.
+
+    Returns
+    -------
+    list of TaskSpec
+        The suite's task specs, in order.
+
+    Raises
+    ------
+    SpecError
+        No suite has that name.
+
     Examples
     --------
     >>> [s.n_players for s in suite_specs("smoke")]
@@ -103,10 +118,18 @@ def suite_specs(name: str) -> list[TaskSpec]:
 def list_suites() -> list[dict[str, Any]]:
     """One summary per suite: name, description, tasks, instances, players and modalities.
 
+    Returns
+    -------
+    list of dict
+        One dict per suite with the keys ``name``, ``tasks`` (count), ``instances`` (total),
+        ``players`` and ``modalities`` (``"min-max"`` ranges) and ``description``.
+
     Examples
     --------
     >>> [s["name"] for s in list_suites()]
     ['smoke', 'standard']
+    >>> list_suites()[0]["players"]
+    '12-14'
     """
     rows = []
     for name, (description, _) in SUITES.items():

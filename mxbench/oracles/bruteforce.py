@@ -15,6 +15,21 @@ MAX_PLAYERS = 16
 def all_coalitions(n: int) -> np.ndarray:
     """All ``2^n`` coalitions, shape ``(2^n, n)``: row ``b`` has player ``j`` iff bit ``j`` of ``b``.
 
+    Parameters
+    ----------
+    n : int
+        The number of players, 1..16.
+
+    Returns
+    -------
+    ndarray of bool
+        The coalitions, shape ``(2^n, n)``.
+
+    Raises
+    ------
+    GameError
+        ``n`` is out of range.
+
     Examples
     --------
     >>> all_coalitions(2).astype(int).tolist()
@@ -35,6 +50,12 @@ def enumerate_game(game: Callable[[np.ndarray], np.ndarray], n_players: int | No
         ``n_players`` itself.
     n_players : int, optional
         The number of players (read from ``game.n_players`` if not given).
+
+    Returns
+    -------
+    ndarray of float64
+        ``v(S)`` for every coalition, shape ``(2^n,)``; entry ``b`` is the coalition of the
+        players whose bits are set in ``b``.
 
     Examples
     --------
@@ -64,6 +85,16 @@ def _n_of(values: np.ndarray) -> int:
 def shapley_values(values: np.ndarray) -> np.ndarray:
     """Shapley values by definition: ``sum_S |S|!(n-|S|-1)!/n! (v(S+i) - v(S))``.
 
+    Parameters
+    ----------
+    values : ndarray
+        A game's values on all ``2^n`` coalitions, in bit order (as from :func:`enumerate_game`).
+
+    Returns
+    -------
+    ndarray of float64
+        Each player's Shapley value, shape ``(n,)``.
+
     Examples
     --------
     >>> shapley_values(np.array([0.0, 1.0, 0.0, 3.0])).tolist()
@@ -82,6 +113,16 @@ def shapley_values(values: np.ndarray) -> np.ndarray:
 
 def banzhaf_values(values: np.ndarray) -> np.ndarray:
     """Banzhaf values by definition: the mean marginal contribution over all ``S`` without ``i``.
+
+    Parameters
+    ----------
+    values : ndarray
+        A game's values on all ``2^n`` coalitions, in bit order (as from :func:`enumerate_game`).
+
+    Returns
+    -------
+    ndarray of float64
+        Each player's Banzhaf value, shape ``(n,)``.
 
     Examples
     --------
@@ -117,6 +158,16 @@ def sii_matrix(values: np.ndarray) -> np.ndarray:
 
     ``SII_ij = sum_{S ⊆ N∖{i,j}} |S|!(n-|S|-2)!/(n-1)! Δ_ij(S)``.
 
+    Parameters
+    ----------
+    values : ndarray
+        A game's values on all ``2^n`` coalitions, in bit order (as from :func:`enumerate_game`).
+
+    Returns
+    -------
+    ndarray of float64
+        The symmetric pair matrix, shape ``(n, n)``.
+
     Examples
     --------
     >>> sii_matrix(np.array([0.0, 0.0, 0.0, 2.0])).tolist()
@@ -127,6 +178,16 @@ def sii_matrix(values: np.ndarray) -> np.ndarray:
 
 def bii_matrix(values: np.ndarray) -> np.ndarray:
     """Pairwise Banzhaf interaction index by definition: the mean of ``Δ_ij(S)``.
+
+    Parameters
+    ----------
+    values : ndarray
+        A game's values on all ``2^n`` coalitions, in bit order (as from :func:`enumerate_game`).
+
+    Returns
+    -------
+    ndarray of float64
+        The symmetric pair matrix, shape ``(n, n)``, zero diagonal.
 
     Examples
     --------
@@ -141,6 +202,16 @@ def stii_matrix(values: np.ndarray) -> np.ndarray:
 
     ``STII_ij = (2/n) sum_{S ⊆ N∖{i,j}} Δ_ij(S) / C(n-1, |S|)``.
 
+    Parameters
+    ----------
+    values : ndarray
+        A game's values on all ``2^n`` coalitions, in bit order (as from :func:`enumerate_game`).
+
+    Returns
+    -------
+    ndarray of float64
+        The symmetric pair matrix, shape ``(n, n)``, zero diagonal.
+
     Examples
     --------
     >>> stii_matrix(np.array([0.0, 0.0, 0.0, 2.0])).tolist()
@@ -151,6 +222,16 @@ def stii_matrix(values: np.ndarray) -> np.ndarray:
 
 def stii_first_order(values: np.ndarray) -> np.ndarray:
     """Shapley-Taylor singletons of order 2: ``v({i}) - v(∅)``.
+
+    Parameters
+    ----------
+    values : ndarray
+        A game's values on all ``2^n`` coalitions, in bit order (as from :func:`enumerate_game`).
+
+    Returns
+    -------
+    ndarray of float64
+        Each player's singleton value, shape ``(n,)``.
 
     Examples
     --------
@@ -164,6 +245,16 @@ def stii_first_order(values: np.ndarray) -> np.ndarray:
 def ksii_first_order(values: np.ndarray) -> np.ndarray:
     """k-SII singletons of order 2 from the Bernoulli aggregation: ``SV_i - 1/2 sum_j SII_ij``.
 
+    Parameters
+    ----------
+    values : ndarray
+        A game's values on all ``2^n`` coalitions, in bit order (as from :func:`enumerate_game`).
+
+    Returns
+    -------
+    ndarray of float64
+        Each player's singleton value, shape ``(n,)``.
+
     Examples
     --------
     >>> ksii_first_order(np.array([0.0, 1.0, 0.0, 3.0])).tolist()
@@ -176,6 +267,21 @@ def moebius_transform(values: np.ndarray) -> np.ndarray:
     """The Möbius transform by definition: ``m(T) = sum_{S ⊆ T} (-1)^{|T|-|S|} v(S)``.
 
     Quadratic in ``2^n``; use it only as a reference for small ``n`` (at most 12).
+
+    Parameters
+    ----------
+    values : ndarray
+        A game's values on all ``2^n`` coalitions, in bit order (as from :func:`enumerate_game`).
+
+    Returns
+    -------
+    ndarray of float64
+        The Möbius coefficient of every coalition, shape ``(2^n,)``, in bit order.
+
+    Raises
+    ------
+    GameError
+        ``n`` is above 12.
 
     Examples
     --------

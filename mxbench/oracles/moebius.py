@@ -18,6 +18,16 @@ def subset_masks(k: int) -> np.ndarray:
 
     The array is cached and read-only.
 
+    Parameters
+    ----------
+    k : int
+        The number of players.
+
+    Returns
+    -------
+    ndarray of bool
+        Shape ``(2^k, k)``, read-only.
+
     Examples
     --------
     >>> subset_masks(2).astype(int).tolist()
@@ -56,6 +66,17 @@ def moebius_from_table(table: np.ndarray) -> np.ndarray:
 
     ``m(T) = sum_{S subset T} (-1)^{|T|-|S|} v(S)``, by the fast transform (one pass per bit).
 
+    Parameters
+    ----------
+    table : array_like
+        Game values, shape ``(..., 2^k)``; entry ``b`` is the coalition of the players whose
+        bits are set in ``b``.
+
+    Returns
+    -------
+    ndarray of float64
+        The Möbius coefficients, same shape (a new array).
+
     Examples
     --------
     >>> moebius_from_table(np.array([0.0, 1.0, 2.0, 5.0])).tolist()
@@ -69,6 +90,16 @@ def moebius_from_table(table: np.ndarray) -> np.ndarray:
 
 def table_from_moebius(m: np.ndarray) -> np.ndarray:
     """The game table from Möbius coefficients (the inverse of :func:`moebius_from_table`).
+
+    Parameters
+    ----------
+    m : array_like
+        Möbius coefficients, shape ``(..., 2^k)``, in bit order.
+
+    Returns
+    -------
+    ndarray of float64
+        The game values, same shape (a new array).
 
     Examples
     --------
@@ -177,6 +208,16 @@ class MoebiusGame:
     def values(self, coalitions: np.ndarray) -> np.ndarray:
         """The game values ``v_r(S)`` of every instance for coalitions ``(B, n)``: shape ``(N, B)``.
 
+        Parameters
+        ----------
+        coalitions : array_like of bool
+            The coalitions, shape ``(B, n_players)``.
+
+        Returns
+        -------
+        ndarray of float64
+            ``v_r(S_b)`` at ``[r, b]``, shape ``(N, B)``.
+
         Examples
         --------
         >>> import numpy as np
@@ -201,6 +242,21 @@ class MoebiusGame:
         ``sum m(T)/2^{|T|-1}``), ``"STII"`` (Shapley-Taylor order 2: ``m({i})``) or ``"k-SII"``
         (order 2: ``SV_i - 1/2 sum_j SII_ij``). ``"SII"``/``"BII"`` give their singletons
         (= SV / BV).
+
+        Parameters
+        ----------
+        index : {"SV", "BV", "STII", "k-SII", "SII", "BII"}
+            The index (default Shapley).
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(N, n_players)``; players in no block get 0.
+
+        Raises
+        ------
+        ValueError
+            ``index`` is unknown.
 
         Examples
         --------
@@ -227,6 +283,11 @@ class MoebiusGame:
     def shapley(self) -> np.ndarray:
         """Exact Shapley values, shape ``(N, n_players)``.
 
+        Returns
+        -------
+        ndarray of float64
+            ``first_order("SV")``.
+
         Examples
         --------
         >>> import numpy as np
@@ -237,6 +298,11 @@ class MoebiusGame:
 
     def banzhaf(self) -> np.ndarray:
         """Exact Banzhaf values, shape ``(N, n_players)``.
+
+        Returns
+        -------
+        ndarray of float64
+            ``first_order("BV")``.
 
         Examples
         --------
@@ -258,6 +324,23 @@ class MoebiusGame:
         ``index`` is ``"SII"`` (``sum_{T ⊇ ij} m(T)/(|T|-1)``), ``"BII"``
         (``sum m(T)/2^{|T|-2}``), ``"STII"`` (order 2: ``sum m(T)/C(|T|, 2)``) or ``"k-SII"``
         (order 2: equal to SII for pairs). Pairs in different blocks interact 0.
+
+        Parameters
+        ----------
+        pairs : sequence of (int, int) or int array (P, 2)
+            The pairs of distinct player ids.
+        index : {"SII", "BII", "STII", "k-SII"}
+            The interaction index (``"SV"`` and ``"BV"`` are accepted as SII and BII).
+
+        Returns
+        -------
+        ndarray of float64
+            The value of pair ``p`` in instance ``r`` at ``[r, p]``, shape ``(N, P)``.
+
+        Raises
+        ------
+        ValueError
+            A player id is out of range, a pair names one player twice, or ``index`` is unknown.
 
         Examples
         --------
@@ -286,6 +369,18 @@ class MoebiusGame:
     def interaction_matrix(self, index: str = "SII", instances: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """The dense pair matrix ``(len(instances), n, n)``, zero diagonal.
 
+        Parameters
+        ----------
+        index : {"SII", "BII", "STII", "k-SII"}
+            The interaction index, as for :meth:`pair_values`.
+        instances : sequence of int, optional
+            The instances to return (default: all).
+
+        Returns
+        -------
+        ndarray of float64
+            Symmetric matrices, shape ``(len(instances), n_players, n_players)``.
+
         Examples
         --------
         >>> import numpy as np
@@ -305,6 +400,11 @@ class MoebiusGame:
         """The Möbius transform of the modality game, shape ``(N, 2^M)`` (bit ``m`` = modality ``m``).
 
         ``M(A) = sum over T with modalities(T) = A of m(T)``; ``M(∅)`` is the empty value.
+
+        Returns
+        -------
+        ndarray of float64
+            ``M(A)`` at ``[r, a]`` for the set ``A`` of modalities whose bits are set in ``a``.
 
         Examples
         --------
@@ -329,6 +429,11 @@ class MoebiusGame:
 
         Shape ``(N, 2^M)``.
 
+        Returns
+        -------
+        ndarray of float64
+            ``v(A)`` at ``[r, a]`` for the set ``A`` of modalities whose bits are set in ``a``.
+
         Examples
         --------
         >>> import numpy as np
@@ -341,6 +446,12 @@ class MoebiusGame:
 
     def modality_shapley(self) -> np.ndarray:
         """Exact Shapley value of each modality as a player, shape ``(N, M)``.
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(N, M)``, modalities in ``modality_names`` order; each row sums to
+            ``v(all) - v(none)``.
 
         Examples
         --------
@@ -367,6 +478,21 @@ class MoebiusGame:
         ``kind="sii"`` gives the modality-level Shapley interaction
         ``sum_{A ⊇ {m, n}} M(A) / (|A| - 1)``. They differ only when three or more
         modalities share a term.
+
+        Parameters
+        ----------
+        kind : {"moebius", "sii"}
+            Which interaction to compute.
+
+        Returns
+        -------
+        ndarray of float64
+            Symmetric matrices, shape ``(N, M, M)``.
+
+        Raises
+        ------
+        ValueError
+            ``kind`` is unknown.
 
         Examples
         --------
@@ -398,6 +524,11 @@ class MoebiusGame:
 
         Equal to the sum of the Möbius coefficients of the terms that touch ``m`` (ablating
         the modality drops exactly those). Shape ``(N, M)``.
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(N, M)``, modalities in ``modality_names`` order.
 
         Examples
         --------
