@@ -31,13 +31,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from mxbench.data import dataset_folders, verify
+    from mxbench.data import verify_all
 
-    ok = True
-    for folder in dataset_folders(args.dir):
-        report = verify(folder)
+    reports = verify_all(args.dir)
+    for report in reports:
         print(report)
-        ok &= report.ok
+    ok = all(r.ok for r in reports)
     print("all checks passed" if ok else "verification FAILED")
     return 0 if ok else 1
 
@@ -143,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except MxbenchError as e:
         print(f"mxbench: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the system refuses: too long, not permitted, ...
+        where = f" {e.filename!r}" if e.filename else ""
+        print(f"mxbench: error:{where} {e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mxbench: interrupted", file=sys.stderr)

@@ -12,6 +12,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from mxbench import exactmath
+
 from mxbench.errors import SpecError
 
 KINDS = ("tabular", "image", "text")
@@ -27,10 +29,43 @@ N_NEUTRAL = 3
 MIN_VALUE_TOKENS = 4
 #: Names a modality cannot take: they are columns of the instances table.
 RESERVED_NAMES = ("instance_id", "split", "target", "f")
-_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
+_NAME = re.compile(r"[A-Za-z0-9_\-]+")
+#: A player's index: ASCII digits in canonical form (``"0"``, ``"7"``, ``"12"``; not ``"07"``).
+_INDEX = re.compile(r"0|[1-9][0-9]*")
+#: The most characters a name (the task's or a modality's) may have.
+MAX_NAME_LENGTH = 100
+#: Size caps, so that a spec cannot ask for absurd memory: players in all, instances, values
+#: of one instance's raw input summed over modalities (features + channels * size * size +
+#: length), text vocabulary size and image channels.
+MAX_PLAYERS = 4096
+MAX_INSTANCES = 100_000_000
+MAX_INPUT_VALUES = 16384
+MAX_VOCAB = 1_000_000
+MAX_CHANNELS = 16
+#: The largest seed (a 64-bit unsigned integer; a much longer one could not even be hashed).
+MAX_SEED = 2**64 - 1
+#: The largest absolute value of a term weight, the intercept and the noise levels: larger ones
+#: make the generated data overflow to inf or NaN.
+MAX_MAGNITUDE = 1e6
+#: The smallest absolute value of a term weight.
+MIN_WEIGHT = 1e-9
+#: The smallest ``random_terms.weight`` low: drawn weights are rounded to 6 decimals.
+MIN_RANDOM_WEIGHT = 1e-3
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _show(value: Any) -> str:
+    """``repr(value)`` for an error message, cut to 100 characters.
+
+    Safe for values ``repr`` cannot print: integers of more than 4300 digits, lists nested too deeply.
+    """
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return "<a value too large to print>"
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def _typed(d: Mapping[str, Any], key: str, types: tuple, path: str, default: Any = ...) -> Any:
@@ -44,7 +79,7 @@ def _typed(d: Mapping[str, Any], key: str, types: tuple, path: str, default: Any
     if isinstance(value, bool) and bool not in types:
         raise SpecError(where, f"expected {_tname(types)}, got {value!r}")
     if not isinstance(value, types):
-        raise SpecError(where, f"expected {_tname(types)}, got {value!r}")
+        raise SpecError(where, f"expected {_tname(types)}, got {_show(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(where, f"must be finite, got {value!r}")
     return value
@@ -62,21 +97,51 @@ def _no_extra(d: Mapping[str, Any], allowed: Sequence[str], path: str) -> None:
             raise SpecError(where, f"unknown field (allowed: {', '.join(allowed)})")
 
 
-def _positive_int(d: Mapping[str, Any], key: str, path: str, default: Any = ..., minimum: int = 1) -> int:
-    value = _typed(d, key, (int,), path, default)
+def _positive_int(d: Mapping[str, Any], key: str, path: str, default: Any = ..., minimum: int = 1,
+                  maximum: int | None = None) -> int:
+    value = _typed(d, key, (int,), path, default)  # comparisons only: any Python int is safe here
+    where = f"{path}.{key}" if path else key
     if value < minimum:
-        raise SpecError(f"{path}.{key}" if path else key, f"must be at least {minimum}, got {value!r}")
+        raise SpecError(where, f"must be at least {minimum}, got {_show(value)}")
+    if maximum is not None and value > maximum:
+        raise SpecError(where, f"must be at most {maximum}, got {_show(value)}")
     return value
 
 
-def _number(d: Mapping[str, Any], key: str, path: str, default: Any = ..., lo: float | None = None, hi: float | None = None) -> float:
-    value = float(_typed(d, key, (int, float), path, default))
+def _finite(value: int | float, where: str) -> float:
+    """``float(value)``, or SpecError when it is not finite or an int too large for a float."""
+    try:
+        x = float(value)
+    except OverflowError:
+        raise SpecError(where, f"is too large, got {_show(value)}") from None
+    if not math.isfinite(x):
+        raise SpecError(where, f"must be finite, got {value!r}")
+    return x
+
+
+def _number(d: Mapping[str, Any], key: str, path: str, default: Any = ..., lo: float | None = None,
+            hi: float | None = None, bound: float | None = None) -> float:
+    """``d[key]`` as a finite float in ``[lo, hi]`` with ``|value| <= bound``."""
     where = f"{path}.{key}" if path else key
+    value = _finite(_typed(d, key, (int, float), path, default), where)
     if lo is not None and value < lo:
         raise SpecError(where, f"must be at least {lo}, got {value!r}")
     if hi is not None and value > hi:
         raise SpecError(where, f"must be at most {hi}, got {value!r}")
+    if bound is not None and abs(value) > bound:
+        raise SpecError(where, f"must have absolute value at most {bound:g}, got {value!r}")
     return value
+
+
+def _name(d: Mapping[str, Any], path: str) -> str:
+    """``d["name"]``: 1-100 letters, digits, ``_`` or ``-``."""
+    name = _typed(d, "name", (str,), path)
+    where = f"{path}.name" if path else "name"
+    if len(name) > MAX_NAME_LENGTH:
+        raise SpecError(where, f"must be at most {MAX_NAME_LENGTH} characters, got {len(name)}: {_show(name)}")
+    if not _NAME.fullmatch(name):
+        raise SpecError(where, f"must be letters, digits, '_' or '-', got {_show(name)}")
+    return name
 
 
 # --------------------------------------------------------------------------- modalities
@@ -89,19 +154,23 @@ class ModalitySpec:
     Parameters
     ----------
     name : str
-        The modality's name, used in player names ``"name:index"``.
+        The modality's name, used in player names ``"name:index"``: 1-100 (``MAX_NAME_LENGTH``)
+        letters, digits, ``_`` or ``-``.
     kind : {"tabular", "image", "text"}
         Tabular columns, image patches or text token slots.
     features : int
-        Tabular only: the number of columns (one player each).
+        Tabular only: the number of columns (one player each), at most 4096 (``MAX_PLAYERS``).
     channels, size, patch : int
         Image only: a ``channels x size x size`` image cut into ``patch x patch`` patches,
-        numbered in row-major order (one player each).
+        numbered in row-major order (one player each). At most 16 channels (``MAX_CHANNELS``)
+        and ``channels * size * size`` at most 16384 values (``MAX_INPUT_VALUES``).
     noise : float
-        Image only: the standard deviation of the pixel noise added to each patch.
+        Image only: the standard deviation of the pixel noise added to each patch (0 to 1e6,
+        ``MAX_MAGNITUDE``).
     length, vocab : int
-        Text only: the number of token slots (one player each) and the vocabulary size.
-        Id 0 is ``[MASK]``, ids 1-3 are neutral tokens, the rest carry values.
+        Text only: the number of token slots (one player each, at most 4096, ``MAX_PLAYERS``)
+        and the vocabulary size (at most 1,000,000, ``MAX_VOCAB``). Id 0 is ``[MASK]``, ids 1-3
+        are neutral tokens, the rest carry values.
     neutral : float
         Text only: the probability that a slot holds a neutral token (latent 0).
 
@@ -149,27 +218,28 @@ class ModalitySpec:
         3
         """
         if not isinstance(d, Mapping):
-            raise SpecError(path, f"expected an object, got {d!r}")
-        name = _typed(d, "name", (str,), path)
-        if not _NAME.match(name):
-            raise SpecError(f"{path}.name", f"must be letters, digits, '_' or '-', got {name!r}")
+            raise SpecError(path, f"expected an object, got {_show(d)}")
+        name = _name(d, path)
         kind = _typed(d, "kind", (str,), path)
         if kind == "tabular":
             _no_extra(d, ("name", "kind", "features"), path)
-            return cls(name=name, kind=kind, features=_positive_int(d, "features", path))
+            return cls(name=name, kind=kind, features=_positive_int(d, "features", path, maximum=MAX_PLAYERS))
         if kind == "image":
             _no_extra(d, ("name", "kind", "channels", "size", "patch", "noise"), path)
-            channels = _positive_int(d, "channels", path, 1)
+            channels = _positive_int(d, "channels", path, 1, maximum=MAX_CHANNELS)
             size = _positive_int(d, "size", path)
+            if channels * size * size > MAX_INPUT_VALUES:
+                raise SpecError(f"{path}.size", f"channels * size * size must be at most {MAX_INPUT_VALUES} values, "
+                                f"got size {_show(size)} with {channels} channel(s)")
             patch = _positive_int(d, "patch", path)
             if size % patch:
-                raise SpecError(f"{path}.patch", f"image size {size} is not divisible by patch {patch}")
-            noise = _number(d, "noise", path, 0.05, lo=0.0)
+                raise SpecError(f"{path}.patch", f"image size {size} is not divisible by patch {_show(patch)}")
+            noise = _number(d, "noise", path, 0.05, lo=0.0, bound=MAX_MAGNITUDE)
             return cls(name=name, kind=kind, channels=channels, size=size, patch=patch, noise=noise)
         if kind == "text":
             _no_extra(d, ("name", "kind", "length", "vocab", "neutral"), path)
-            length = _positive_int(d, "length", path)
-            vocab = _positive_int(d, "vocab", path)
+            length = _positive_int(d, "length", path, maximum=MAX_PLAYERS)
+            vocab = _positive_int(d, "vocab", path, maximum=MAX_VOCAB)
             need = 1 + N_NEUTRAL + MIN_VALUE_TOKENS
             if vocab < need:
                 raise SpecError(
@@ -178,7 +248,7 @@ class ModalitySpec:
                 )
             neutral = _number(d, "neutral", path, 0.1, lo=0.0, hi=0.9)
             return cls(name=name, kind=kind, length=length, vocab=vocab, neutral=neutral)
-        raise SpecError(f"{path}.kind", f"unknown modality kind {kind!r} (choose from {', '.join(KINDS)})")
+        raise SpecError(f"{path}.kind", f"unknown modality kind {_show(kind)} (choose from {', '.join(KINDS)})")
 
     @property
     def n_players(self) -> int:
@@ -259,7 +329,7 @@ class Term:
     players : tuple of str
         Player names ``"modality:index"``.
     weight : float
-        The term's weight ``w`` (finite, non-zero).
+        The term's weight ``w``: ``1e-9 <= |w| <= 1e6`` (``MIN_WEIGHT``, ``MAX_MAGNITUDE``).
     op : str
         The function: an ``h`` for unique terms, an op for synergy, ``"max-magnitude"`` for
         redundancy.
@@ -328,7 +398,7 @@ class Term:
             if self.op == "identity":
                 return w * x
             if self.op == "tanh":
-                return w * np.tanh(x)
+                return w * exactmath.tanh(x)
             return w * (x > 0).astype(np.float64)
         if self.kind == "synergy":
             if self.op == "product":
@@ -402,34 +472,37 @@ class Term:
 
 def _parse_term(d: Any, path: str) -> Term:
     if not isinstance(d, Mapping):
-        raise SpecError(path, f"expected an object, got {d!r}")
+        raise SpecError(path, f"expected an object, got {_show(d)}")
     kind = _typed(d, "kind", (str,), path)
     if kind not in MAX_TERM_PLAYERS:
-        raise SpecError(f"{path}.kind", f"unknown term kind {kind!r} (choose from unique, synergy, redundancy)")
+        raise SpecError(f"{path}.kind", f"unknown term kind {_show(kind)} (choose from unique, synergy, redundancy)")
     allowed = {"unique": ("kind", "players", "weight", "fn"), "synergy": ("kind", "players", "weight", "op"),
                "redundancy": ("kind", "players", "weight", "spread")}[kind]
     _no_extra(d, allowed, path)
     players = _typed(d, "players", (list,), path)
     lo, hi = MAX_TERM_PLAYERS[kind]
     if not lo <= len(players) <= hi:
-        raise SpecError(f"{path}.players", f"a {kind} term reads {lo}-{hi} players, got {len(players)}: {players!r}")
+        raise SpecError(f"{path}.players", f"a {kind} term reads {lo}-{hi} players, got {len(players)}: "
+                        f"{_show(players)}")
     for j, p in enumerate(players):
         if not isinstance(p, str):
-            raise SpecError(f"{path}.players[{j}]", f"expected a player name 'modality:index', got {p!r}")
+            raise SpecError(f"{path}.players[{j}]", f"expected a player name 'modality:index', got {_show(p)}")
     if len(set(players)) != len(players):
         raise SpecError(f"{path}.players", f"names a player twice: {players!r}")
-    weight = _number(d, "weight", path, 1.0)
+    weight = _number(d, "weight", path, 1.0, bound=MAX_MAGNITUDE)
     if weight == 0.0:
         raise SpecError(f"{path}.weight", "must be non-zero, got 0.0")
+    if abs(weight) < MIN_WEIGHT:
+        raise SpecError(f"{path}.weight", f"must have absolute value at least {MIN_WEIGHT:g}, got {weight!r}")
     spread = 0.0
     if kind == "unique":
         op = _typed(d, "fn", (str,), path, "identity")
         if op not in UNIQUE_FNS:
-            raise SpecError(f"{path}.fn", f"unknown function {op!r} (choose from {', '.join(UNIQUE_FNS)})")
+            raise SpecError(f"{path}.fn", f"unknown function {_show(op)} (choose from {', '.join(UNIQUE_FNS)})")
     elif kind == "synergy":
         op = _typed(d, "op", (str,), path, "product")
         if op not in SYNERGY_OPS:
-            raise SpecError(f"{path}.op", f"unknown op {op!r} (choose from {', '.join(SYNERGY_OPS)})")
+            raise SpecError(f"{path}.op", f"unknown op {_show(op)} (choose from {', '.join(SYNERGY_OPS)})")
     else:
         op = "max-magnitude"
         spread = _number(d, "spread", path, 0.05, lo=0.0, hi=1.0)
@@ -448,7 +521,8 @@ class RandomTerms:
         Whether the players of a multi-player term sit in one modality, in different
         modalities, or anywhere.
     weight : (float, float)
-        Absolute weights are drawn uniformly from this range, with a random sign.
+        Absolute weights are drawn uniformly from this range, with a random sign, and rounded to
+        6 decimals: ``1e-3 <= low <= high <= 1e6`` (``MIN_RANDOM_WEIGHT``, ``MAX_MAGNITUDE``).
 
     Examples
     --------
@@ -495,18 +569,22 @@ class RandomTerms:
         random_terms.placement: unknown placement 'near' (choose from any, within, cross)
         """
         if not isinstance(d, Mapping):
-            raise SpecError(path, f"expected an object, got {d!r}")
+            raise SpecError(path, f"expected an object, got {_show(d)}")
         _no_extra(d, ("unique", "synergy", "redundancy", "synergy3", "placement", "weight"), path)
         counts = {k: _positive_int(d, k, path, 0, minimum=0) for k in ("unique", "synergy", "redundancy", "synergy3")}
         placement = _typed(d, "placement", (str,), path, "any")
         if placement not in PLACEMENTS:
-            raise SpecError(f"{path}.placement", f"unknown placement {placement!r} (choose from {', '.join(PLACEMENTS)})")
+            raise SpecError(f"{path}.placement",
+                            f"unknown placement {_show(placement)} (choose from {', '.join(PLACEMENTS)})")
         weight = _typed(d, "weight", (list,), path, [0.5, 2.0])
         if len(weight) != 2 or not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weight):
-            raise SpecError(f"{path}.weight", f"expected [low, high], got {weight!r}")
-        lo, hi = float(weight[0]), float(weight[1])
-        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+            raise SpecError(f"{path}.weight", f"expected [low, high], got {_show(weight)}")
+        lo, hi = (_finite(w, f"{path}.weight") for w in weight)
+        if not 0 < lo <= hi:
             raise SpecError(f"{path}.weight", f"expected 0 < low <= high, finite, got {weight!r}")
+        if lo < MIN_RANDOM_WEIGHT or hi > MAX_MAGNITUDE:
+            raise SpecError(f"{path}.weight", f"expected {MIN_RANDOM_WEIGHT:g} <= low <= high <= {MAX_MAGNITUDE:g} "
+                            f"(drawn weights are rounded to 6 decimals), got {weight!r}")
         return cls(placement=placement, weight=(lo, hi), **counts)
 
     @property
@@ -551,25 +629,29 @@ class TaskSpec:
 
     Build one with :meth:`from_dict` or :meth:`from_json`; every field is validated and a
     malformed spec raises :class:`~mxbench.errors.SpecError` naming the field and value.
+    Sizes are capped so that a spec cannot ask for absurd memory: at most 4096 players in all
+    (``MAX_PLAYERS``), 100,000,000 instances (``MAX_INSTANCES``) and 16384 values of raw input
+    per instance summed over modalities (``MAX_INPUT_VALUES``: features + channels * size * size
+    + length).
 
     Parameters
     ----------
     name : str
-        The task's name.
+        The task's name: 1-100 (``MAX_NAME_LENGTH``) letters, digits, ``_`` or ``-``.
     seed : int
-        The seed of every random draw (terms, codebooks, instances).
+        The seed of every random draw (terms, codebooks, instances), 0 to 2**64 - 1 (``MAX_SEED``).
     instances : int
-        The number of instances to generate.
+        The number of instances to generate (1 to 100,000,000).
     target : {"regression", "classification"}
         ``y = f* + noise * N(0, 1)``, or a label drawn as ``Bernoulli(sigmoid(f* + noise * N(0, 1)))``.
     noise : float
-        The noise level.
+        The noise level (0 to 1e6, ``MAX_MAGNITUDE``).
     intercept : float
-        The constant of ``f*``.
+        The constant of ``f*`` (absolute value at most 1e6).
     modalities : tuple of ModalitySpec
         The input blocks, in player order.
     terms : tuple of Term
-        The explicitly planted terms.
+        The explicitly planted terms. A task needs at least one term, explicit or random.
     random_terms : RandomTerms or None
         Terms to draw at random in addition.
     shares : dict or None
@@ -630,7 +712,8 @@ class TaskSpec:
         Examples
         --------
         >>> TaskSpec.from_dict({"name": "t", "modalities": [
-        ...     {"name": "a", "kind": "tabular", "features": 2}]}).n_players
+        ...     {"name": "a", "kind": "tabular", "features": 2}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]}).n_players
         2
         """
         if not isinstance(d, Mapping):
@@ -638,16 +721,14 @@ class TaskSpec:
         allowed = ("name", "seed", "instances", "target", "noise", "intercept", "modalities", "terms",
                    "random_terms", "shares", "pairs", "splits")
         _no_extra(d, allowed, "")
-        name = _typed(d, "name", (str,), "")
-        if not _NAME.match(name):
-            raise SpecError("name", f"must be letters, digits, '_' or '-', got {name!r}")
-        seed = _positive_int(d, "seed", "", 0, minimum=0)
-        instances = _positive_int(d, "instances", "", 1000)
+        name = _name(d, "")
+        seed = _positive_int(d, "seed", "", 0, minimum=0, maximum=MAX_SEED)
+        instances = _positive_int(d, "instances", "", 1000, maximum=MAX_INSTANCES)
         target = _typed(d, "target", (str,), "", "regression")
         if target not in TARGETS:
-            raise SpecError("target", f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
-        noise = _number(d, "noise", "", 0.0, lo=0.0)
-        intercept = _number(d, "intercept", "", 0.0)
+            raise SpecError("target", f"unknown target {_show(target)} (choose from {', '.join(TARGETS)})")
+        noise = _number(d, "noise", "", 0.0, lo=0.0, bound=MAX_MAGNITUDE)
+        intercept = _number(d, "intercept", "", 0.0, bound=MAX_MAGNITUDE)
 
         mods_raw = _typed(d, "modalities", (list,), "")
         if not mods_raw:
@@ -662,6 +743,13 @@ class TaskSpec:
             if m.name in seen:
                 raise SpecError(f"modalities[{k}].name", f"duplicate modality name {m.name!r}")
             seen.add(m.name)
+        n_players = sum(m.n_players for m in mods)
+        if n_players > MAX_PLAYERS:
+            raise SpecError("modalities", f"at most {MAX_PLAYERS} players in all, got {n_players}")
+        n_values = sum(math.prod(m.shape) for m in mods)
+        if n_values > MAX_INPUT_VALUES:
+            raise SpecError("modalities", f"one instance's raw input holds at most {MAX_INPUT_VALUES} values "
+                            f"(features + channels * size * size + length), got {n_values}")
         offsets = tuple(int(x) for x in np.cumsum([0] + [m.n_players for m in mods]))
 
         spec = cls(name=name, modalities=mods, seed=seed, instances=instances, target=target, noise=noise,
@@ -689,6 +777,10 @@ class TaskSpec:
                                 f"of {spec.n_players} are free")
             if random_terms.placement == "cross" and len(mods) < 2:
                 raise SpecError("random_terms.placement", "'cross' needs at least two modalities")
+        if not terms and (random_terms is None or random_terms.n_players_needed == 0):
+            raise SpecError("terms", "a task needs at least one term (explicit or random): give 'terms' or "
+                            f"non-zero 'random_terms' counts, got terms {_show(terms_raw)} and random_terms "
+                            f"{_show(d.get('random_terms'))}")
 
         shares = None
         if d.get("shares") is not None:
@@ -710,19 +802,23 @@ class TaskSpec:
         pairs = []
         for k, pr in enumerate(pairs_raw):
             if not (isinstance(pr, list) and len(pr) == 2 and all(isinstance(p, str) for p in pr)):
-                raise SpecError(f"pairs[{k}]", f"expected two player names, got {pr!r}")
+                raise SpecError(f"pairs[{k}]", f"expected two player names, got {_show(pr)}")
             a, b = (spec._player_id(p, f"pairs[{k}]") for p in pr)
             if a == b:
                 raise SpecError(f"pairs[{k}]", f"names the same player twice: {pr!r}")
             pairs.append((pr[0], pr[1]))
 
         splits_raw = _typed(d, "splits", (list,), "", [0.7, 0.15, 0.15])
-        if (len(splits_raw) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in splits_raw)
-                or min(splits_raw) < 0 or abs(sum(splits_raw) - 1.0) > 1e-6 or splits_raw[0] <= 0):
-            raise SpecError("splits", f"expected [train, val, test] fractions summing to 1 with train > 0, got {splits_raw!r}")
+        bad_splits = SpecError("splits", f"expected [train, val, test] fractions summing to 1 with train > 0, "
+                                         f"got {_show(splits_raw)}")
+        if len(splits_raw) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in splits_raw):
+            raise bad_splits
+        splits = tuple(_finite(x, f"splits[{k}]") for k, x in enumerate(splits_raw))
+        if min(splits) < 0 or abs(sum(splits) - 1.0) > 1e-6 or splits[0] <= 0:
+            raise bad_splits
 
         spec = replace(spec, terms=tuple(terms), random_terms=random_terms, shares=shares, pairs=tuple(pairs),
-                       splits=tuple(float(x) for x in splits_raw))
+                       splits=splits)
         if shares is not None:
             spec._check_shares()
         return spec
@@ -750,33 +846,42 @@ class TaskSpec:
         >>> import json, tempfile, os
         >>> f = os.path.join(tempfile.mkdtemp(), "s.json")
         >>> _ = open(f, "w").write(json.dumps({"name": "t", "modalities": [
-        ...     {"name": "a", "kind": "tabular", "features": 2}]}))
+        ...     {"name": "a", "kind": "tabular", "features": 2}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]}))
         >>> TaskSpec.from_json(f).name
         't'
         """
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise SpecError("spec", f"cannot read {str(path)!r}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise SpecError("spec", f"{str(path)!r} is not UTF-8 text: {e.reason} at byte {e.start}") from None
+        except OSError as e:  # a missing file, a directory, no permission
+            raise SpecError("spec", f"cannot read {str(path)!r}: {e.strerror or e}") from None
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise SpecError("spec", f"{str(path)!r} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        except ValueError as e:  # an integer literal of more than 4300 digits
+            raise SpecError("spec", f"{str(path)!r} is not valid JSON: {e}") from None
+        except RecursionError:
+            raise SpecError("spec", f"{str(path)!r} is not valid JSON: nested too deeply") from None
         return cls.from_dict(d)
 
     def _player_id(self, name: str, where: str) -> int:
         mod, sep, idx = name.partition(":")
-        if not sep or not idx.isdigit():
-            raise SpecError(where, f"expected a player name 'modality:index', got {name!r}")
+        if not sep or not _INDEX.fullmatch(idx):
+            raise SpecError(where, f"expected a player name 'modality:index', got {_show(name)} (the index in "
+                            "ASCII digits without leading zeros)")
         for k, m in enumerate(self.modalities):
             if m.name == mod:
-                i = int(idx)
-                if i >= m.n_players:
-                    raise SpecError(where, f"player {name!r} does not exist: modality {mod!r} has "
+                # more digits than the last index means out of range (and int() of 4300+ digits would fail)
+                if len(idx) > len(str(m.n_players - 1)) or int(idx) >= m.n_players:
+                    raise SpecError(where, f"player {_show(name)} does not exist: modality {mod!r} has "
                                     f"{m.n_players} players (0..{m.n_players - 1})")
-                return self._offsets[k] + i
-        raise SpecError(where, f"player {name!r} names no modality (have {', '.join(m.name for m in self.modalities)})")
+                return self._offsets[k] + int(idx)
+        raise SpecError(where, f"player {_show(name)} names no modality "
+                        f"(have {', '.join(m.name for m in self.modalities)})")
 
     def _check_shares(self) -> None:
         assert self.shares is not None
@@ -801,7 +906,8 @@ class TaskSpec:
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
         ...     {"name": "a", "kind": "tabular", "features": 2},
-        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> spec.n_players
         5
         """
@@ -820,7 +926,8 @@ class TaskSpec:
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
         ...     {"name": "a", "kind": "tabular", "features": 2},
-        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> spec.offsets
         (0, 2, 5)
         """
@@ -838,7 +945,8 @@ class TaskSpec:
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
         ...     {"name": "a", "kind": "tabular", "features": 2},
-        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> spec.player_names
         ['a:0', 'a:1', 'b:0', 'b:1', 'b:2']
         """
@@ -856,7 +964,8 @@ class TaskSpec:
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
         ...     {"name": "a", "kind": "tabular", "features": 2},
-        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> spec.modality_of.tolist()
         [0, 0, 1, 1, 1]
         """
@@ -874,7 +983,8 @@ class TaskSpec:
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
         ...     {"name": "a", "kind": "tabular", "features": 2},
-        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}]})
+        ...     {"name": "b", "kind": "text", "length": 3, "vocab": 8}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> spec.modality_names
         ('a', 'b')
         """
@@ -902,7 +1012,8 @@ class TaskSpec:
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
         ...     {"name": "a", "kind": "tabular", "features": 2},
-        ...     {"name": "b", "kind": "tabular", "features": 2}]})
+        ...     {"name": "b", "kind": "tabular", "features": 2}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> spec.player_id("b:1")
         3
         """
@@ -949,7 +1060,8 @@ class TaskSpec:
         Examples
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
-        ...     {"name": "a", "kind": "tabular", "features": 2}]})
+        ...     {"name": "a", "kind": "tabular", "features": 2}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> spec.with_overrides(seed=5, instances=10).seed
         5
         """
@@ -972,7 +1084,8 @@ class TaskSpec:
         Examples
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
-        ...     {"name": "a", "kind": "tabular", "features": 2}]})
+        ...     {"name": "a", "kind": "tabular", "features": 2}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> TaskSpec.from_dict(spec.to_dict()) == spec
         True
         """
@@ -1002,7 +1115,8 @@ class TaskSpec:
         Examples
         --------
         >>> spec = TaskSpec.from_dict({"name": "t", "modalities": [
-        ...     {"name": "a", "kind": "tabular", "features": 2}]})
+        ...     {"name": "a", "kind": "tabular", "features": 2}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> len(spec.spec_hash())
         64
         """

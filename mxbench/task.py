@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
+
+from mxbench import exactmath
 
 from mxbench.errors import SpecError
 from mxbench.games import Game
@@ -44,7 +47,8 @@ class Block:
     --------
     >>> from mxbench.spec import TaskSpec
     >>> spec = TaskSpec.from_dict({"name": "t", "instances": 6, "modalities": [
-    ...     {"name": "a", "kind": "tabular", "features": 3}]})
+    ...     {"name": "a", "kind": "tabular", "features": 3}],
+    ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
     >>> block = next(TaskPlan.from_spec(spec).blocks())
     >>> block.start, len(block), block.latents.shape, sorted(block.inputs)
     (0, 6, (6, 3), ['a'])
@@ -353,7 +357,7 @@ class TaskPlan:
             target = f + spec.noise * eps
         else:
             logit = np.clip(f + spec.noise * eps, -500, 500)
-            target = (rng.random(m) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
+            target = (rng.random(m) < 1.0 / (1.0 + exactmath.exp(-logit))).astype(np.int64)
         cuts = np.cumsum(spec.splits)[:-1]
         split = np.searchsorted(cuts, rng.random(m), side="right").astype(np.int8)
         return Block(start, inputs, latents, f, target, split)
@@ -375,7 +379,8 @@ class TaskPlan:
         --------
         >>> from mxbench.spec import TaskSpec
         >>> spec = TaskSpec.from_dict({"name": "t", "instances": 5, "modalities": [
-        ...     {"name": "a", "kind": "tabular", "features": 2}]})
+        ...     {"name": "a", "kind": "tabular", "features": 2}],
+        ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
         >>> [len(b) for b in TaskPlan.from_spec(spec).blocks()]
         [5]
         """
@@ -408,24 +413,36 @@ class TaskPlan:
         log_gamma = np.zeros(len(names))
         active = target > 0
 
-        def achieved(scale: np.ndarray) -> np.ndarray:
-            phi = np.abs(np.tensordot(scale, per_term, axes=1)).mean(axis=0)
+        # Scalar logs and exps (math, not numpy's CPU-dependent SIMD loops) and an ordered sum
+        # over terms (no BLAS) keep the final weights the same bits on every machine.
+        def achieved(scale: list[float]) -> np.ndarray:
+            phi = np.zeros(per_term.shape[1:])
+            for a, contribution in zip(scale, per_term):
+                phi += a * contribution
+            phi = np.abs(phi).mean(axis=0)
             return phi / phi.sum()
 
-        def scales(lg: np.ndarray) -> np.ndarray:
-            return np.exp(np.array([lg[ms].mean() for ms in term_mods]))
+        def scales(lg: np.ndarray) -> list[float]:
+            return [math.exp(float(lg[ms].mean())) for ms in term_mods]
 
         for _ in range(2000):
             got = achieved(scales(log_gamma))
             if np.max(np.abs(got - target)) < 1e-5:
                 break
-            log_gamma[active] += 0.5 * (np.log(target[active]) - np.log(np.maximum(got[active], 1e-300)))
+            for k in np.flatnonzero(active):
+                log_gamma[k] += 0.5 * (math.log(target[k]) - math.log(max(float(got[k]), 1e-300)))
             log_gamma[active] -= log_gamma[active].mean()
         scale = scales(log_gamma)
         terms = tuple(replace(t, weight=float(np.round(t.weight * a, 9))) for t, a in zip(self.terms, scale))
-        plan_phi = np.abs(TaskPlan(spec, terms, self.renderers).oracle(latents).modality_shapley()).mean(axis=0)
+        small = [t for t in terms if abs(t.weight) < 1e-6]
+        got = achieved(scale)
+        if small or np.max(np.abs(got - target)) > 0.02:
+            detail = (f"term {', '.join(small[0].players)} would need weight {small[0].weight!r}" if small else
+                      "achieved " + ", ".join(f"{n} {v:.3f}" for n, v in zip(names, got)))
+            raise SpecError("shares", f"cannot be met by scaling the term weights ({detail}); requested "
+                            + ", ".join(f"{n} {v:.3f}" for n, v in zip(names, target)))
         shares = {"requested": {n: float(v) for n, v in zip(names, target)},
-                  "achieved": {n: float(np.round(v, 6)) for n, v in zip(names, plan_phi / plan_phi.sum())}}
+                  "achieved": {n: float(np.round(v, 6)) for n, v in zip(names, got)}}
         return TaskPlan(spec, terms, self.renderers, shares)
 
     # ------------------------------------------------------------------ description

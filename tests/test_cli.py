@@ -49,8 +49,14 @@ def test_generate_suite_with_seed(tmp_path, capsys):
     assert main(["generate", "--suite", "smoke", "--out", str(out), "--instances", "8", "--seed", "5", "--quiet"]) == 0
     assert sorted(os.listdir(out)) == ["smoke-img-txt", "smoke-mix3", "smoke-tab-txt", "suite.json"]
     assert json.loads((out / "smoke-mix3" / "manifest.json").read_text())["seed"] == 5
+    capsys.readouterr()
     assert main(["verify", str(out)]) == 0
-    assert capsys.readouterr().out.count(": OK") == 3
+    text = capsys.readouterr().out
+    assert text.count(": OK") == 4 and "[ok] smoke-mix3: manifest.json SHA-256 matches suite.json" in text
+    manifest = out / "smoke-mix3" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"seed": 5', '"seed": 5 '))
+    assert main(["verify", str(out)]) == 1
+    assert "[FAIL] smoke-mix3: manifest.json SHA-256 differs from suite.json" in capsys.readouterr().out
 
 
 def test_suites_lists_sizes(capsys):
@@ -122,3 +128,13 @@ def test_python_dash_m(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == "mxbench: error: suite: unknown suite 'tiny' (choose from smoke, standard)"
     assert not (tmp_path / "x").exists()
+
+
+def test_too_long_a_path_is_a_one_line_error(tmp_path, capsys):
+    out = tmp_path / ("x" * 300)
+    assert main(["verify", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mxbench: error:") and len(err.strip().splitlines()) == 1
+    assert main(["generate", "--suite", "smoke", "--out", str(out / "y"), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("mxbench: error:")
+    assert os.listdir(tmp_path) == []

@@ -128,8 +128,10 @@ def test_verify_passes_and_lists_checks(written):
     report = verify(written)
     assert report.ok, str(report)
     names = [c.name for c in report.checks]
-    assert names[:4] == ["manifest", "sha256", "schemas", "row counts"]
-    assert {"term tables", "f", "shapley", "banzhaf", "sii", "modality shapley", "influence"} <= set(names)
+    assert names[:7] == ["manifest", "sha256", "manifest fields", "terms and codebooks", "schemas", "row counts",
+                         "players"]
+    assert {"columns", "regenerated", "term tables", "f", "shapley", "banzhaf", "sii", "modality shapley",
+            "influence"} <= set(names)
 
 
 def test_flipped_byte_is_caught(tmp_path, written):
@@ -254,10 +256,42 @@ def test_existing_folder_is_an_error_unless_overwrite(tmp_path):
     (out / "keep.txt").write_text("x")
     with pytest.raises(mxbench.DatasetError, match="already exists"):
         mxbench.write_dataset(MIX, out, instances=10)
+    with pytest.raises(mxbench.DatasetError, match="is not an mxbench dataset or suite; refusing"):
+        mxbench.write_dataset(MIX, out, instances=10, overwrite=True)
     assert os.listdir(out) == ["keep.txt"]
-    mxbench.write_dataset(MIX, out, instances=10, overwrite=True)
-    assert "keep.txt" not in os.listdir(out) and mxbench.load(out).n_instances == 10
+    other = mxbench.write_dataset(MIX, tmp_path / "other", instances=10)
+    mxbench.write_dataset(MIX, other, instances=12, overwrite=True)
+    assert mxbench.load(other).n_instances == 12
+    assert sorted(os.listdir(tmp_path)) == ["mix", "other"]
+    assert oct(os.stat(other).st_mode & 0o777) == oct(0o777 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_failed_overwrite_keeps_the_previous_dataset(tmp_path, monkeypatch):
+    out = mxbench.write_dataset(MIX, tmp_path / "mix", instances=10)
+    before = _hashes(out)
+
+    def failing(self, block):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(writer_mod._TableWriters, "write_block", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        mxbench.write_dataset(MIX, out, instances=12, overwrite=True)
+    assert _hashes(out) == before
     assert sorted(os.listdir(tmp_path)) == ["mix"]
+
+
+def test_overwriting_the_current_folder_is_refused(tmp_path, monkeypatch):
+    out = mxbench.write_dataset(MIX, tmp_path / "mix", instances=10)
+    monkeypatch.chdir(out)
+    with pytest.raises(mxbench.DatasetError, match="contains the current folder"):
+        mxbench.write_dataset(MIX, ".", instances=10, overwrite=True)
+    assert mxbench.load(out).n_instances == 10
 
 
 def test_bad_spec_writes_nothing(tmp_path):
@@ -299,3 +333,69 @@ def test_classification_target_is_integer(tmp_path):
     frame = pd.read_parquet(out / "smoke-img-txt" / "instances.parquet")
     assert frame["target"].dtype == np.int64 and set(frame["target"]) <= {0, 1}
     assert set(frame["split"]) <= {"train", "val", "test"}
+
+
+def _swap_strings(column: str, a: str, b: str):
+    def fn(t: pa.Table) -> pa.Table:
+        values = t.column(column).to_numpy(zero_copy_only=False).astype(object)
+        swapped = np.where(values == a, b, np.where(values == b, a, values))
+        return t.set_column(t.schema.get_field_index(column), column, pa.array(swapped.tolist(), pa.string()))
+    return fn
+
+
+@pytest.mark.parametrize("table, fn, failed", [
+    ("pairs", _swap_strings("kind", "synergy", "redundancy"), "columns"),
+    ("terms", _swap_strings("kind", "unique", "synergy"), "columns"),
+    ("terms", _swap_strings("op", "identity", "product"), "columns"),
+    ("modalities", _swap_strings("modality", "tab", "img"), "columns"),
+    ("attributions", lambda t: t.set_column(0, "instance_id", pa.array(t.column(0).to_numpy() + 1)), "columns"),
+    ("instances", _swap_strings("split", "train", "test"), "regenerated"),
+    ("instances", lambda t: t.set_column(2, "target", pa.array(t.column(2).to_numpy() + 1.0)), "regenerated"),
+])
+def test_relabelled_columns_are_caught(tmp_path, written, table, fn, failed):
+    bad = _copy(written, tmp_path / "bad")
+    _rewrite(bad, table, fn)
+    report = verify(bad)
+    assert [c.name for c in report.checks if not c.ok] == [failed], str(report)
+
+
+def test_manifest_fields_are_checked_against_the_spec(tmp_path, written):
+    bad = _copy(written, tmp_path / "bad")
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["intercept"] = 3.0
+    manifest["terms"][0]["weight"] = 9.0
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    failed = [c.name for c in verify(bad).checks if not c.ok]
+    assert failed[:2] == ["manifest fields", "terms and codebooks"]
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda m: m.update(files=5), "files has the wrong type"),
+    (lambda m: m.update(files={"README.md": "abc"}), r"files\['README.md'\] must be an object"),
+    (lambda m: m["files"].update({"../evil": {"sha256": "x"}}), "unexpected file '../evil'"),
+    (lambda m: m.update(instances=None), "instances has the wrong type"),
+    (lambda m: m.pop("name"), "the key 'name' is missing"),
+    (lambda m: m["spec"].update(noise=10 ** 400), r"manifest\.json: noise"),
+    (lambda m: m["terms"].__setitem__(0, {"kind": "unique"}), r"manifest\.json: terms\[0\]\.players"),
+])
+def test_malformed_manifests_give_dataset_errors(tmp_path, written, edit, match):
+    bad = _copy(written, tmp_path / "bad")
+    manifest = json.loads((bad / "manifest.json").read_text())
+    edit(manifest)
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(mxbench.DatasetError, match=match):
+        mxbench.load(bad)
+    assert not verify(bad).ok
+
+
+def test_byte_identical_with_other_cpu_features(tmp_path):
+    """numpy picks SIMD kernels by CPU; files must not depend on them (tanh terms, sigmoid labels)."""
+    here = mxbench.write_dataset("smoke", tmp_path / "here", instances=64)
+    env = dict(os.environ, NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR")
+    code = "import mxbench; mxbench.write_dataset('smoke', %r, instances=64)" % str(tmp_path / "there")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if result.returncode and "NPY_DISABLE_CPU_FEATURES" in result.stderr:
+        pytest.skip("this CPU cannot disable those numpy features")
+    assert result.returncode == 0, result.stderr
+    for task in ("smoke-tab-txt", "smoke-img-txt", "smoke-mix3"):
+        assert _hashes(tmp_path / "there" / task) == _hashes(here / task)

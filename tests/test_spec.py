@@ -13,7 +13,9 @@ from hypothesis import given, settings
 
 import mxbench
 from mxbench import SpecError, TaskSpec
-from mxbench.spec import ModalitySpec, canonical_json
+from mxbench.spec import (MAX_CHANNELS, MAX_INPUT_VALUES, MAX_INSTANCES, MAX_MAGNITUDE, MAX_NAME_LENGTH,
+                          MAX_PLAYERS, MAX_SEED, MAX_VOCAB, MIN_RANDOM_WEIGHT, MIN_WEIGHT, ModalitySpec,
+                          canonical_json)
 from mxbench.testing import spec_dicts, specs
 
 MIX = {
@@ -487,6 +489,180 @@ def test_bad_json_file(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(SpecError, match=r"^spec: expected an object"):
         TaskSpec.from_json(path)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"name": "caf\xe9", "modalities": []}', r"is not UTF-8 text"),  # latin-1, not UTF-8
+    (b'{"name": "t", "seed": ' + b"7" * 5000 + b"}", r"is not valid JSON: Exceeds the limit \(4300 digits\)"),
+    (b"[" * 100_000 + b"]" * 100_000, r"is not valid JSON: nested too deeply"),
+])
+def test_json_file_that_cannot_be_decoded(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(SpecError, match=r"^spec: '.*bad\.json' " + message) as info:
+        TaskSpec.from_json(path)
+    assert info.value.field == "spec"
+
+
+def test_json_path_that_is_a_directory(tmp_path):
+    with pytest.raises(SpecError, match=r"^spec: cannot read '.*': Is a directory") as info:
+        TaskSpec.from_json(tmp_path)
+    assert info.value.field == "spec"
+
+
+def _with_term_weight(weight):
+    terms = copy.deepcopy(MIX["terms"])
+    terms[1]["weight"] = weight
+    return mix(terms=terms)
+
+
+def _with_modality(k, **changes):
+    mods = copy.deepcopy(MIX["modalities"])
+    mods[k].update(changes)
+    return mix(modalities=mods)
+
+
+@pytest.mark.parametrize("d, field", [
+    (mix(noise=10**400), "noise"),
+    (mix(intercept=-(10**400)), "intercept"),
+    (_with_term_weight(10**400), r"terms\[1\]\.weight"),
+    (_with_modality(1, noise=10**400), r"modalities\[1\]\.noise"),
+    (_with_modality(2, neutral=10**400), r"modalities\[2\]\.neutral"),
+    (mix(terms=[{"kind": "redundancy", "players": ["tab:0", "tab:1"], "spread": 10**400}]), r"terms\[0\]\.spread"),
+    (mix(shares={"tab": 10**400, "img": 0.0, "txt": 0.0}), r"shares\.tab"),
+    (mix(random_terms={"unique": 1, "weight": [1, 10**400]}), r"random_terms\.weight"),
+    (mix(splits=[0.7, 0.3, 10**400]), r"splits\[2\]"),
+])
+def test_integer_too_large_for_a_float(d, field):
+    _bad(d, field, r"is too large, got -?10000000000")
+
+
+@pytest.mark.parametrize("d, field, message", [
+    (mix(noise=MAX_MAGNITUDE * 1.5), "noise", r"absolute value at most 1e\+06, got 1500000\.0"),
+    (mix(intercept=-2e6), "intercept", r"absolute value at most 1e\+06, got -2000000\.0"),
+    (_with_term_weight(-1e300), r"terms\[1\]\.weight", r"absolute value at most 1e\+06"),
+    (_with_term_weight(1e-10), r"terms\[1\]\.weight", r"absolute value at least 1e-09, got 1e-10"),
+    (_with_term_weight(-5e-324), r"terms\[1\]\.weight", r"absolute value at least 1e-09"),
+    (_with_modality(1, noise=1e7), r"modalities\[1\]\.noise", r"absolute value at most 1e\+06"),
+    (mix(random_terms={"unique": 1, "weight": [1e-7, 4e-7]}), r"random_terms\.weight",
+     r"0\.001 <= low <= high <= 1e\+06 \(drawn weights are rounded to 6 decimals\), got \[1e-07, 4e-07\]"),
+    (mix(random_terms={"unique": 1, "weight": [1.0, 2e6]}), r"random_terms\.weight", r"high <= 1e\+06"),
+])
+def test_magnitudes_out_of_range(d, field, message):
+    _bad(d, field, message)
+
+
+def test_magnitudes_at_the_limits_are_accepted():
+    spec = TaskSpec.from_dict(mix(noise=MAX_MAGNITUDE, intercept=-MAX_MAGNITUDE))
+    assert (spec.noise, spec.intercept) == (1e6, -1e6)
+    assert TaskSpec.from_dict(_with_term_weight(-MIN_WEIGHT)).terms[1].weight == -1e-9
+    assert TaskSpec.from_dict(_with_term_weight(MAX_MAGNITUDE)).terms[1].weight == 1e6
+    spec = TaskSpec.from_dict(mix(random_terms={"unique": 5, "weight": [MIN_RANDOM_WEIGHT, MIN_RANDOM_WEIGHT]}))
+    assert [abs(t.weight) for t in spec.planted_terms()[3:]] == [1e-3] * 5
+
+
+@pytest.mark.parametrize("name", ["tab:\u00b2", "tab:01", "tab:00", "tab:\u0663", "tab:\uff11", "tab:+1", "tab: 1",
+                                  "tab:1\n", "tab:1_0"])
+def test_player_index_not_in_canonical_ascii_digits(name):
+    terms = copy.deepcopy(MIX["terms"])
+    terms[1]["players"] = ["img:3", name]
+    e = _bad(mix(terms=terms), r"terms\[1\]\.players\[1\]", r"expected a player name 'modality:index', got "
+             + re.escape(repr(name)) + r" \(the index in ASCII digits without leading zeros\)")
+    assert e.field == "terms[1].players[1]"
+    _bad(mix(pairs=[["tab:2", name]]), r"pairs\[0\]", re.escape(repr(name)))
+
+
+def test_player_index_with_thousands_of_digits():
+    terms = copy.deepcopy(MIX["terms"])
+    terms[1]["players"] = ["img:3", "tab:" + "9" * 5000]  # int() of it would raise ValueError
+    _bad(mix(terms=terms), r"terms\[1\]\.players\[1\]", r"player 'tab:999.*\.\.\. does not exist: modality 'tab' has 6")
+    terms[1]["players"] = ["img:3", "txt:0"]
+    assert TaskSpec.from_dict(mix(terms=terms)).terms[1].players == ("img:3", "txt:0")
+
+
+@pytest.mark.parametrize("splits, field", [
+    ([0.7, float("nan"), 0.3], r"splits\[1\]"), ([float("inf"), 0.15, 0.15], r"splits\[0\]"),
+    ([0.7, 0.3, float("-inf")], r"splits\[2\]"),
+])
+def test_non_finite_splits(splits, field):
+    _bad(mix(splits=splits), field, r"must be finite, got (nan|inf|-inf)")
+
+
+@pytest.mark.parametrize("d, field", [
+    (mix(name="mix\n"), "name"),
+    (_with_modality(0, name="tab\n"), r"modalities\[0\]\.name"),
+    (mix(name="\nmix"), "name"),
+    (mix(name=""), "name"),
+])
+def test_names_must_match_whole(d, field):
+    _bad(d, field, r"must be letters, digits, '_' or '-'")
+
+
+def test_names_at_most_100_characters():
+    _bad(mix(name="n" * (MAX_NAME_LENGTH + 1)), "name", r"must be at most 100 characters, got 101: 'nnn")
+    _bad(_with_modality(2, name="t" * 500), r"modalities\[2\]\.name", "must be at most 100 characters, got 500")
+    assert TaskSpec.from_dict(mix(name="n" * MAX_NAME_LENGTH)).name == "n" * 100
+
+
+@pytest.mark.parametrize("changes", [
+    {"terms": []},
+    {"terms": [], "random_terms": {"unique": 0, "synergy": 0, "redundancy": 0, "synergy3": 0}},
+    {"terms": [], "random_terms": {"placement": "cross"}},
+])
+def test_spec_without_any_term(changes):
+    e = _bad(mix(**changes), "terms", r"a task needs at least one term \(explicit or random\)")
+    assert e.field == "terms"
+    d = mix()
+    del d["terms"]
+    _bad(d, "terms", r"at least one term")
+    assert len(TaskSpec.from_dict(mix(terms=[], random_terms={"synergy": 1})).planted_terms()) == 1
+
+
+def _one_modality(m):
+    return {"name": "big", "modalities": [m], "random_terms": {"unique": 1}}
+
+
+@pytest.mark.parametrize("d, field, message", [
+    (_one_modality({"name": "t", "kind": "tabular", "features": MAX_PLAYERS + 1}), r"modalities\[0\]\.features",
+     "must be at most 4096, got 4097"),
+    (_one_modality({"name": "t", "kind": "tabular", "features": 10**5000}), r"modalities\[0\]\.features",
+     "must be at most 4096, got <a value too large to print>"),
+    (_one_modality({"name": "x", "kind": "text", "length": 5000, "vocab": 8}), r"modalities\[0\]\.length",
+     "must be at most 4096"),
+    (_one_modality({"name": "x", "kind": "text", "length": 4, "vocab": MAX_VOCAB + 1}), r"modalities\[0\]\.vocab",
+     "must be at most 1000000, got 1000001"),
+    (_one_modality({"name": "i", "kind": "image", "channels": MAX_CHANNELS + 1, "size": 4, "patch": 4}),
+     r"modalities\[0\]\.channels", "must be at most 16, got 17"),
+    (_one_modality({"name": "i", "kind": "image", "channels": 3, "size": 74, "patch": 74}), r"modalities\[0\]\.size",
+     r"channels \* size \* size must be at most 16384 values, got size 74 with 3 channel\(s\)"),
+    (_one_modality({"name": "i", "kind": "image", "size": 10**400, "patch": 4}), r"modalities\[0\]\.size",
+     "must be at most 16384 values"),
+    ({"name": "big", "modalities": [{"name": f"t{k}", "kind": "tabular", "features": 4000} for k in range(2)],
+      "random_terms": {"unique": 1}}, "modalities", "at most 4096 players in all, got 8000"),
+    ({"name": "big", "modalities": [{"name": "i", "kind": "image", "channels": 16, "size": 32, "patch": 32},
+                                    {"name": "t", "kind": "tabular", "features": 1}],
+      "random_terms": {"unique": 1}}, "modalities",
+     r"one instance's raw input holds at most 16384 values \(features \+ channels \* size \* size \+ length\), "
+     r"got 16385"),
+    (mix(instances=MAX_INSTANCES + 1), "instances", "must be at most 100000000, got 100000001"),
+    (mix(instances=10**5000), "instances", "must be at most 100000000, got <a value too large to print>"),
+    (mix(seed=MAX_SEED + 1), "seed", "must be at most 18446744073709551615"),
+])
+def test_size_caps(d, field, message):
+    _bad(d, field, message)
+
+
+def test_sizes_at_the_caps_are_accepted():
+    spec = TaskSpec.from_dict({
+        "name": "big", "instances": MAX_INSTANCES, "seed": MAX_SEED, "random_terms": {"unique": 1},
+        "modalities": [{"name": "i", "kind": "image", "channels": 13, "size": 32, "patch": 1},  # 13312 values
+                       {"name": "x", "kind": "text", "length": 2048, "vocab": MAX_VOCAB},
+                       {"name": "t", "kind": "tabular", "features": 1024}]})
+    assert spec.n_players == MAX_PLAYERS
+    assert sum(int(np.prod(m.shape)) for m in spec.modalities) == MAX_INPUT_VALUES
+    assert len(spec.spec_hash()) == 64
+    with pytest.raises(SpecError, match=r"^instances: must be at most 100000000"):
+        spec.with_overrides(instances=MAX_INSTANCES + 1)
 
 
 def test_modality_spec_directly():

@@ -15,6 +15,7 @@ from mxbench.data.schema import CARD, FORMAT, MANIFEST, SCHEMA_VERSION, SUITE_FO
 from mxbench.data.writer import sha256_file
 from mxbench.errors import DatasetError, MxbenchError
 from mxbench.oracles.moebius import MoebiusGame
+from mxbench.spec import _NAME as NAME  # the one rule for task names
 from mxbench.spec import TaskSpec
 from mxbench.task import SPLITS, Task, TaskPlan
 
@@ -64,9 +65,21 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
         raise DatasetError(f"manifest.json: schema_version is {version!r}; this mxbench reads version {SCHEMA_VERSION}")
-    for key in ("spec", "terms", "codebooks", "files", "instances"):
+    types = {"name": str, "spec": dict, "terms": list, "codebooks": dict, "files": dict, "instances": int,
+             "seed": int, "intercept": (int, float), "spec_hash": str}
+    for key, kind in types.items():
         if key not in manifest:
             raise DatasetError(f"manifest.json: the key {key!r} is missing")
+        if not isinstance(manifest[key], kind) or isinstance(manifest[key], bool):
+            raise DatasetError(f"manifest.json: {key} has the wrong type ({type(manifest[key]).__name__})")
+    expected = {f"{t}.parquet" for t in TABLES} | {CARD}
+    for name, info in manifest["files"].items():
+        if name not in expected:
+            raise DatasetError(f"manifest.json: files lists an unexpected file {name!r}")
+        if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
+            raise DatasetError(f"manifest.json: files[{name!r}] must be an object with a 'sha256' string")
+    if manifest["instances"] < 1:
+        raise DatasetError(f"manifest.json: instances must be positive, got {manifest['instances']}")
     return manifest
 
 
@@ -89,7 +102,8 @@ def check_hashes(path: str | Path, manifest: dict[str, Any]) -> None:
     --------
     >>> import mxbench, tempfile, os
     >>> out = mxbench.write_dataset({"name": "t", "instances": 4, "modalities": [
-    ...     {"name": "a", "kind": "tabular", "features": 2}]}, os.path.join(tempfile.mkdtemp(), "t"))
+    ...     {"name": "a", "kind": "tabular", "features": 2}],
+    ...     "terms": [{"kind": "unique", "players": ["a:0"]}]}, os.path.join(tempfile.mkdtemp(), "t"))
     >>> manifest = read_manifest(out)
     >>> check_hashes(out, manifest)
     >>> _ = open(os.path.join(out, "README.md"), "a").write("edited")
@@ -108,7 +122,10 @@ def check_hashes(path: str | Path, manifest: dict[str, Any]) -> None:
         f = path / name
         if not f.is_file():
             raise DatasetError(f"{name}: missing from {str(path)!r}")
-        digest = sha256_file(f)
+        try:
+            digest = sha256_file(f)
+        except OSError as e:
+            raise DatasetError(f"{name}: cannot be read ({e.strerror})") from None
         if digest != info.get("sha256"):
             raise DatasetError(f"{name}: SHA-256 {digest[:12]}... does not match the manifest's "
                                f"{str(info.get('sha256'))[:12]}... (the file is corrupt or was altered)")
@@ -120,7 +137,7 @@ def _plan(manifest: dict[str, Any]) -> TaskPlan:
         return TaskPlan.from_stored(spec, manifest["terms"], manifest["codebooks"], manifest.get("shares"))
     except MxbenchError as e:
         raise DatasetError(f"manifest.json: {e}") from None
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError, IndexError) as e:
         raise DatasetError(f"manifest.json: malformed terms or codebooks ({e!r})") from None
 
 
@@ -231,8 +248,13 @@ def _suite_doc(path: Path) -> dict[str, Any]:
     if doc.get("format") != SUITE_FORMAT or doc.get("schema_version") != SCHEMA_VERSION:
         raise DatasetError(f"suite.json: format {doc.get('format')!r} / schema_version {doc.get('schema_version')!r}, "
                            f"expected {SUITE_FORMAT!r} / {SCHEMA_VERSION}")
-    if not isinstance(doc.get("tasks"), list):
-        raise DatasetError("suite.json: 'tasks' must be a list")
+    tasks = doc.get("tasks")
+    if not isinstance(tasks, list) or not tasks:
+        raise DatasetError("suite.json: 'tasks' must be a non-empty list")
+    for k, t in enumerate(tasks):
+        if (not isinstance(t, dict) or not isinstance(t.get("name"), str) or not NAME.fullmatch(t["name"])
+                or not isinstance(t.get("manifest_sha256"), str)):
+            raise DatasetError(f"suite.json: tasks[{k}] must be an object with a task 'name' and a 'manifest_sha256'")
     return doc
 
 
@@ -434,6 +456,11 @@ def verify(path: str | Path) -> VerifyReport:
         report.add("spec", False, str(e))
         return report
     spec = plan.spec
+    wrong = [key for key, want in (("name", spec.name), ("seed", spec.seed), ("intercept", spec.intercept),
+                                   ("spec_hash", spec.spec_hash())) if manifest[key] != want]
+    report.add("manifest fields", not wrong, f"{', '.join(wrong)} disagree with the spec" if wrong else
+               "name, seed, intercept and spec_hash agree with the spec")
+    fresh = _fresh_plan(report, manifest, spec)
     files = {}
     for table in TABLES:
         try:
@@ -449,82 +476,179 @@ def verify(path: str | Path) -> VerifyReport:
     bad_rows = {t: (files[t].metadata.num_rows, r) for t, r in expected_rows.items() if files[t].metadata.num_rows != r}
     if not report.add("row counts", not bad_rows, ", ".join(f"{t}: {g} rows, expected {e}" for t, (g, e) in bad_rows.items())):
         return report
-    players = files["players"].read().to_pandas()
-    want = plan.players()
-    report.add("players", players.astype(str).equals(want.astype(str)), "" if players.astype(str).equals(
-        want.astype(str)) else "players.parquet differs from the players of the spec and terms")
     try:
-        _verify_truth(report, files, plan)
+        players = files["players"].read().to_pandas()
+        same = players.astype(str).equals(plan.players().astype(str))
+        report.add("players", same, "" if same else "players.parquet differs from the players of the spec and terms")
+        _verify_blocks(report, files, plan, fresh, n_inst)
     except (pa.ArrowException, OSError, ValueError, MxbenchError) as e:
-        report.add("truth", False, f"cannot be recomputed: {e}")
+        report.add("tables", False, f"cannot be read or recomputed: {e}")
     return report
 
 
-def _verify_truth(report: VerifyReport, files: dict[str, pq.ParquetFile], plan: TaskPlan) -> None:
+def _fresh_plan(report: VerifyReport, manifest: dict[str, Any], spec: TaskSpec) -> TaskPlan | None:
+    """The plan drawn anew from the spec and seed, when this mxbench made the dataset (else None)."""
+    from mxbench import __version__
+
+    made_by = manifest.get("mxbench_version")
+    if made_by != __version__:
+        report.add("regenerated", True, f"skipped: made by mxbench {made_by!r}, this is {__version__}")
+        return None
+    try:
+        fresh = TaskPlan.from_spec(spec)
+    except MxbenchError as e:
+        report.add("terms and codebooks", False, f"the spec no longer generates: {e}")
+        return None
+    codebooks = json.loads(json.dumps({r.spec.name: r.codebook() for r in fresh.renderers}))
+    same = [t.to_dict() for t in fresh.terms] == manifest["terms"] and codebooks == manifest["codebooks"]
+    report.add("terms and codebooks", same, "the same as drawn from the spec and seed" if same else
+               "manifest terms or codebooks differ from those the spec and seed give")
+    return fresh if same else None
+
+
+def _verify_blocks(report: VerifyReport, files: dict[str, pq.ParquetFile], plan: TaskPlan, fresh: TaskPlan | None,
+                   n_instances: int) -> None:
+    """Block by block: id and name columns, regenerated instances, term tables, f and the truth."""
     spec = plan.spec
-    n = plan.n_players
+    n, terms = plan.n_players, plan.terms
     pairs = plan.pairs()
+    pair_ids = pairs[["i", "j"]].to_numpy()
     groups = files["instances"].num_row_groups
     if any(files[t].num_row_groups != groups for t in ("terms", "attributions", "modalities")) or (
             len(pairs) and files["pairs"].num_row_groups != groups):
         report.add("row groups", False, "the tables' row groups are not aligned by instance block")
         return
-    worst = {"term tables": 0.0, "f": 0.0, "shapley": 0.0, "banzhaf": 0.0, "sii": 0.0, "modality shapley": 0.0,
-             "influence": 0.0}
-    ok = dict.fromkeys(worst, True)
+    names = ("columns", "regenerated", "term tables", "f", "shapley", "banzhaf", "sii", "modality shapley", "influence")
+    worst = dict.fromkeys(names, 0.0)
+    ok = dict.fromkeys(names, True)
+    problems: list[str] = []
+    regenerated = fresh.blocks(n_instances) if fresh is not None else None
+    start = 0
+
+    def expect(what: str, got: np.ndarray, want: np.ndarray) -> None:
+        if not (np.shape(got) == np.shape(want) and np.array_equal(got, want)):
+            ok["columns"] = False
+            problems.append(what)
+
+    def close(name: str, got: np.ndarray, want: np.ndarray) -> None:
+        good, err = _close(got, want)
+        ok[name] &= good
+        worst[name] = max(worst[name], err)
+
     for g in range(groups):
-        ids, inputs, _, _, f_stored = _instances(files["instances"], spec, g)
+        ids, inputs, target, split, f_stored = _instances(files["instances"], spec, g)
         m = len(ids)
-        terms = files["terms"].read_row_group(g)
-        blocks, tables = [], []
-        term_ids = _column(terms, "term_id")
-        players_col = terms.column("players").combine_chunks()
-        table_col = terms.column("table").combine_chunks()
-        for t in range(len(plan.terms)):
-            rows = np.flatnonzero(term_ids == t)
-            if len(rows) != m:
-                raise ValueError(f"terms.parquet: term {t} has {len(rows)} rows in block {g}, expected {m}")
-            players = np.asarray(players_col[int(rows[0])].as_py(), dtype=np.int64)
-            tab = table_col.take(pa.array(rows)).flatten().to_numpy().reshape(m, -1)
-            blocks.append(players)
-            tables.append(tab)
+        expect("instances.instance_id", ids, np.arange(start, start + m))
+        if spec.target == "classification":
+            expect("instances.target (labels 0/1)", np.isin(target, (0, 1)), np.ones(m, dtype=bool))
+        if regenerated is not None:
+            block = next(regenerated)
+            same = (np.array_equal(block.target, target) and np.array_equal(block.split, split)
+                    and all(np.array_equal(block.inputs[k], inputs[k]) for k in inputs))
+            ok["regenerated"] &= same
         latents = plan.decode(inputs)
-        for t, term in enumerate(plan.terms):
-            good, err = _close(tables[t], term.table(latents[:, list(term.ids)]))
-            good = good and np.array_equal(blocks[t], np.array(term.ids))
-            ok["term tables"] &= good
-            worst["term tables"] = max(worst["term tables"], err)
-        good, err = _close(f_stored, plan.f_star(latents))
-        ok["f"] &= good
-        worst["f"] = max(worst["f"], err)
+        close("f", f_stored, plan.f_star(latents))
+
+        t = files["terms"].read_row_group(g)
+        n_terms = len(terms)
+        expect("terms.instance_id", _column(t, "instance_id"), np.repeat(ids, n_terms))
+        expect("terms.term_id", _column(t, "term_id"), np.tile(np.arange(n_terms), m))
+        expect("terms.kind", _column(t, "kind").astype(str), np.tile([x.kind for x in terms], m))
+        expect("terms.op", _column(t, "op").astype(str), np.tile([x.op for x in terms], m))
+        players_col = t.column("players").combine_chunks()
+        expect("terms.players", players_col.flatten().to_numpy(), np.tile(np.concatenate([x.ids for x in terms]), m))
+        expect("terms.players", np.diff(players_col.offsets.to_numpy()), np.tile([x.order for x in terms], m))
+        table_col = t.column("table").combine_chunks()
+        expect("terms.table sizes", np.diff(table_col.offsets.to_numpy()), np.tile([2 ** x.order for x in terms], m))
+        flat = table_col.flatten().to_numpy()
+        sizes = [2 ** x.order for x in terms]
+        if len(flat) != m * sum(sizes):
+            raise ValueError(f"terms.parquet: block {g} holds {len(flat)} table values, the terms need {m * sum(sizes)}")
+        tables = np.split(flat.reshape(m, sum(sizes)), np.cumsum(sizes)[:-1], axis=1)
+        for x, stored in zip(terms, tables):
+            close("term tables", stored, x.table(latents[:, list(x.ids)]))
+
         # the truth from terms.parquet alone
-        oracle = MoebiusGame(n, np.full(m, spec.intercept), blocks, tables, modality_of=plan.modality_of,
-                             modality_names=spec.modality_names)
-        attr = files["attributions"].read_row_group(g)
-        for name, got, want in (("shapley", _column(attr, "shapley"), oracle.shapley().ravel()),
-                                ("banzhaf", _column(attr, "banzhaf"), oracle.banzhaf().ravel())):
-            good, err = _close(got, want)
-            ok[name] &= good and np.array_equal(_column(attr, "player_id"), np.tile(np.arange(n), m))
-            worst[name] = max(worst[name], err)
+        oracle = MoebiusGame(n, np.full(m, spec.intercept), [np.array(x.ids) for x in terms], tables,
+                             modality_of=plan.modality_of, modality_names=spec.modality_names)
+        a = files["attributions"].read_row_group(g)
+        expect("attributions.instance_id", _column(a, "instance_id"), np.repeat(ids, n))
+        expect("attributions.player_id", _column(a, "player_id"), np.tile(np.arange(n), m))
+        close("shapley", _column(a, "shapley"), oracle.shapley().ravel())
+        close("banzhaf", _column(a, "banzhaf"), oracle.banzhaf().ravel())
         if len(pairs):
-            pt = files["pairs"].read_row_group(g)
-            pair_ids = np.stack([_column(pt, "i")[:len(pairs)], _column(pt, "j")[:len(pairs)]], axis=1).astype(np.int64)
-            good, err = _close(_column(pt, "sii"), oracle.pair_values(pair_ids, "SII").ravel())
-            good = good and np.array_equal(pair_ids, pairs[["i", "j"]].to_numpy())
-            ok["sii"] &= good
-            worst["sii"] = max(worst["sii"], err)
+            p = files["pairs"].read_row_group(g)
+            expect("pairs.instance_id", _column(p, "instance_id"), np.repeat(ids, len(pairs)))
+            expect("pairs.i", _column(p, "i"), np.tile(pair_ids[:, 0], m))
+            expect("pairs.j", _column(p, "j"), np.tile(pair_ids[:, 1], m))
+            expect("pairs.kind", _column(p, "kind").astype(str), np.tile(pairs["kind"].to_numpy().astype(str), m))
+            close("sii", _column(p, "sii"), oracle.pair_values(pair_ids, "SII").ravel())
         mt = files["modalities"].read_row_group(g)
-        for name, col, want in (("modality shapley", "shapley", oracle.modality_shapley().ravel()),
-                                ("influence", "influence", oracle.modality_influence().ravel())):
-            good, err = _close(_column(mt, col), want)
-            ok[name] &= good
-            worst[name] = max(worst[name], err)
-    for name in worst:
+        expect("modalities.instance_id", _column(mt, "instance_id"), np.repeat(ids, len(spec.modalities)))
+        expect("modalities.modality", _column(mt, "modality").astype(str), np.tile(spec.modality_names, m))
+        close("modality shapley", _column(mt, "shapley"), oracle.modality_shapley().ravel())
+        close("influence", _column(mt, "influence"), oracle.modality_influence().ravel())
+        start += m
+    if start != n_instances:
+        ok["columns"] = False
+        problems.append(f"{start} instances, the manifest says {n_instances}")
+    report.add("columns", ok["columns"], "ids, names and kinds as the spec gives" if ok["columns"] else
+               "wrong " + ", ".join(dict.fromkeys(problems)))
+    if fresh is not None:
+        report.add("regenerated", ok["regenerated"], "inputs, targets and splits equal those drawn anew from the "
+                   "spec and seed" if ok["regenerated"] else "inputs, targets or splits differ from those the spec "
+                   "and seed give")
+    for name in names[2:]:
         if name == "sii" and not len(pairs):
             continue
         what = {"term tables": "terms.parquet tables = f* on the decoded instances",
                 "f": "instances.f = f* on the decoded instances"}.get(name, f"stored {name} = recomputed from terms.parquet")
         report.add(name, ok[name], f"{what} (max abs error {worst[name]:.2e})")
+
+
+def verify_all(path: str | Path) -> list[VerifyReport]:
+    """Verify a dataset folder, or a suite folder and every dataset in it.
+
+    For a suite, the first report checks ``suite.json``: its format and that each task's
+    ``manifest.json`` has the recorded SHA-256.
+
+    Parameters
+    ----------
+    path : str or Path
+        A dataset or suite folder.
+
+    Returns
+    -------
+    list of VerifyReport
+
+    Raises
+    ------
+    DatasetError
+        ``path`` is neither a dataset nor a suite folder, or ``suite.json`` is malformed.
+
+    Examples
+    --------
+    >>> import mxbench, tempfile, os
+    >>> out = mxbench.write_dataset("smoke", os.path.join(tempfile.mkdtemp(), "s"), instances=8)
+    >>> [r.ok for r in verify_all(out)]
+    [True, True, True, True]
+    """
+    path = Path(path)
+    folders = dataset_folders(path)
+    reports = []
+    if (path / SUITE_MANIFEST).is_file():
+        suite = VerifyReport(str(path / SUITE_MANIFEST))
+        for entry in _suite_doc(path)["tasks"]:
+            manifest = path / entry["name"] / MANIFEST
+            try:
+                digest = sha256_file(manifest)
+            except OSError as e:
+                suite.add(entry["name"], False, f"manifest.json cannot be read ({e.strerror})")
+                continue
+            suite.add(entry["name"], digest == entry["manifest_sha256"], "manifest.json SHA-256 "
+                      + ("matches suite.json" if digest == entry["manifest_sha256"] else "differs from suite.json"))
+        reports.append(suite)
+    return reports + [verify(folder) for folder in folders]
 
 
 def summary(path: str | Path) -> dict[str, Any]:

@@ -87,32 +87,52 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     ['a.txt']
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise DatasetError(f"out: {str(out)!r} already exists (choose another folder or overwrite it)")
-    parent = out.absolute().parent
-    created = parent
+    try:
+        exists = out.exists() or out.is_symlink()
+        here = Path.cwd().resolve()
+        target = out.resolve()
+    except OSError as e:
+        raise DatasetError(f"out: unusable path {str(out)!r}: {e.strerror}") from None
+    if exists:
+        if not overwrite:
+            raise DatasetError(f"out: {str(out)!r} already exists (choose another folder or overwrite it)")
+        if target == here or target in here.parents:
+            raise DatasetError(f"out: {str(out)!r} is or contains the current folder; it cannot be overwritten")
+        if not out.is_dir() or (any(out.iterdir()) and not ((out / "manifest.json").is_file()
+                                                           or (out / "suite.json").is_file())):
+            raise DatasetError(f"out: {str(out)!r} exists and is not an mxbench dataset or suite; "
+                               "refusing to overwrite it")
+    parent = target.parent
+    created = parent  # the highest folder this call creates, removed again on failure
     while not created.parent.exists():
         created = created.parent
     made_parent = not parent.exists()
+    tmp = old = None
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    except OSError as e:
-        raise DatasetError(f"out: cannot write in {str(parent)!r}: {e.strerror}") from None
-    try:
+        tmp = Path(tempfile.mkdtemp(prefix=".mxbench-tmp-", dir=parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a dataset is for sharing
         yield tmp
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.rename(out, old / "x")
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if exists:
+            old = Path(tempfile.mkdtemp(prefix=".mxbench-old-", dir=parent))
+            os.rename(target, old / "previous")
+        os.rename(tmp, target)
+        tmp = None
+    except BaseException as e:
+        if old is not None and (old / "previous").exists() and not target.exists():
+            os.rename(old / "previous", target)  # put the previous dataset back
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         if made_parent:
             shutil.rmtree(created, ignore_errors=True)
+        if isinstance(e, OSError) and not isinstance(e, DatasetError):
+            raise DatasetError(f"out: cannot write {str(out)!r}: {e.strerror or e}") from None
         raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _fixed_list(values: np.ndarray, pa_type: pa.DataType) -> pa.Array:
@@ -147,7 +167,9 @@ class _TableWriters:
 
     def write_players(self) -> None:
         frame = self.plan.players()
-        table = pa.Table.from_pandas(frame, schema=schema_of("players", self.plan.spec), preserve_index=False)
+        schema = schema_of("players", self.plan.spec)
+        # from plain Arrow arrays: Table.from_pandas would store the pandas version in the file
+        table = pa.Table.from_arrays([pa.array(frame[f.name].to_numpy()).cast(f.type) for f in schema], schema=schema)
         pq.write_table(table, self.folder / "players.parquet", **PARQUET_OPTIONS)
         self.rows["players"] = len(frame)
 
@@ -244,6 +266,7 @@ def manifest_of(plan: TaskPlan, n_instances: int) -> dict[str, Any]:
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "mxbench_version": __version__,
+        "pyarrow_version": pa.__version__,
         "name": spec.name,
         "seed": spec.seed,
         "instances": n_instances,

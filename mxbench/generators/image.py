@@ -47,7 +47,7 @@ class ImageRenderer(Renderer):
         if codebook is None:
             rng = np.random.default_rng([seed, STREAM_CODEBOOK, position])
             t = rng.normal(size=c * p * p)
-            t = t / np.sqrt(np.sum(t * t))
+            t = t / np.sqrt(_ordered_dot(t[None, :], t)[0])
             template = t.astype(np.float32).astype(np.float64)
         else:
             template = np.asarray(codebook["template"], dtype=np.float64)
@@ -167,9 +167,9 @@ class ImageRenderer(Renderer):
         """
         raw = check_raw(raw, self.spec, "f")
         g, p = self.grid, self.spec.patch
-        keep = np.asarray(present, dtype=raw.dtype).reshape(-1, 1, g, 1, g, 1)
+        keep = np.asarray(present, dtype=bool).reshape(-1, 1, g, 1, g, 1)
         shaped = raw.reshape(raw.shape[0], self.spec.channels, g, p, g, p)
-        return (shaped * keep).reshape(raw.shape)
+        return np.where(keep, shaped, raw.dtype.type(0)).reshape(raw.shape)
 
     def codebook(self) -> dict[str, Any]:
         """The decoder parameters: the template, its layout and the baseline.
