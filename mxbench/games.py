@@ -62,6 +62,8 @@ class Game:
             raise GameError(f"modality_names: expected {n_mod} names, got {list(self.modality_names)}")
         self.player_names = (list(player_names) if player_names is not None
                              else [f"p{i}" for i in range(self.n_players)])
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise GameError(f"batch_size: expected a positive integer, got {batch_size!r}")
         self.batch_size = int(batch_size)
         self.n_queries = 0
 

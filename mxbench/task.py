@@ -166,10 +166,16 @@ class TaskPlan:
         """
         from mxbench.spec import _parse_term
 
-        parsed = []
+        from mxbench.errors import DatasetError
+
+        parsed, owner = [], {}
         for k, d in enumerate(terms):
             term = _parse_term(d, f"terms[{k}]")
             parsed.append(replace(term, ids=tuple(spec.player_id(p) for p in term.players)))
+            for name in term.players:
+                if name in owner:
+                    raise DatasetError(f"terms[{k}]: player {name!r} is already read by terms[{owner[name]}]")
+                owner[name] = k
         renderers = tuple(make_renderer(m, spec.seed, k, codebooks[m.name]) for k, m in enumerate(spec.modalities))
         return cls(spec, tuple(parsed), renderers, shares)
 

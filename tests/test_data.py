@@ -399,3 +399,17 @@ def test_byte_identical_with_other_cpu_features(tmp_path):
     assert result.returncode == 0, result.stderr
     for task in ("smoke-tab-txt", "smoke-img-txt", "smoke-mix3"):
         assert _hashes(tmp_path / "there" / task) == _hashes(here / task)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda m: m["terms"][1].update(players=["img:3", "tab:0"]), r"player 'tab:0' is already read by terms\[0\]"),
+    (lambda m: m["codebooks"]["txt"]["values"].__setitem__(2, 0.5), "neutral tokens at 0"),
+    (lambda m: m["codebooks"]["img"].update(template=[0.0] * 16), "template must be finite and non-zero"),
+])
+def test_inconsistent_stored_terms_or_codebooks(tmp_path, written, edit, match):
+    bad = _copy(written, tmp_path / "bad")
+    manifest = json.loads((bad / "manifest.json").read_text())
+    edit(manifest)
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(mxbench.DatasetError, match=match):
+        mxbench.load(bad)

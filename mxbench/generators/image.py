@@ -56,6 +56,9 @@ class ImageRenderer(Renderer):
                 raise DatasetError(f"{spec.name}: codebook template has {template.size} values, expected {c * p * p}")
         self.template = template
         self._tt = _ordered_dot(template[None, :], template)[0]
+        if not np.isfinite(self._tt) or self._tt <= 0:
+            from mxbench.errors import DatasetError
+            raise DatasetError(f"{spec.name}: codebook template must be finite and non-zero")
 
     @property
     def grid(self) -> int:

@@ -52,10 +52,10 @@ class TextRenderer(Renderer):
             values[1 + N_NEUTRAL:] = np.round(quantiles[rng.permutation(k)], 6)
         else:
             values = np.asarray(codebook["values"], dtype=np.float64)
-            if values.shape != (spec.vocab,) or values[MASK_ID] != 0.0:
+            if values.shape != (spec.vocab,) or np.any(values[:1 + N_NEUTRAL] != 0.0) or not np.all(np.isfinite(values)):
                 from mxbench.errors import DatasetError
                 raise DatasetError(f"{spec.name}: codebook value table has {values.size} entries, expected {spec.vocab}"
-                                   " with [MASK] at 0")
+                                   " with [MASK] and the neutral tokens at 0, all finite")
         self.values = values
         valued = np.arange(1 + N_NEUTRAL, spec.vocab)
         order = np.argsort(values[valued], kind="stable")
