@@ -68,6 +68,20 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import mxbench
+    from mxbench.models import train
+
+    task = mxbench.load(args.dir)
+    model = train(task, args.arch, random_state=args.seed, epochs=args.epochs, progress=not args.quiet)
+    model.save(args.out, overwrite=args.overwrite)
+    assert model.certificate is not None
+    print(_table(model.certificate.rows(), ["check", "value", "goal"]))
+    print(f"trained {args.arch} on {task.spec.name} in {model.seconds:.1f} s "
+          f"({len(model.history)} epochs): {'certified' if model.certified else 'NOT certified'}; wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mxbench`` command.
 
@@ -103,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     sui = sub.add_parser("suites", help="list the suites with their sizes")
     sui.set_defaults(func=_cmd_suites)
 
+    tra = sub.add_parser("train", help="train a model on a dataset under masking and certify it")
+    tra.add_argument("dir", help="a dataset folder")
+    tra.add_argument("--arch", required=True, choices=["fusion_mlp", "transformer", "fl_i2moe"])
+    tra.add_argument("--out", required=True, help="the model folder to create")
+    tra.add_argument("--seed", type=int, default=0, help="random_state of the training (default 0)")
+    tra.add_argument("--epochs", type=int, default=60, help="at most this many epochs (default 60)")
+    tra.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    tra.add_argument("--quiet", action="store_true", help="no progress bar")
+    tra.set_defaults(func=_cmd_train)
+
     ins = sub.add_parser("inspect", help="a short table of the tasks, players, terms and modality shares")
     ins.add_argument("dir", help="a dataset or suite folder")
     ins.set_defaults(func=_cmd_inspect)
@@ -132,11 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("instances", "seed"):
+    for name, least in (("instances", 1), ("seed", 0), ("epochs", 1)):
         value = getattr(args, name, None)
-        if value is not None and value < (1 if name == "instances" else 0):
-            print(f"mxbench: error: --{name}: must be at least {1 if name == 'instances' else 0}, got {value}",
-                  file=sys.stderr)
+        if value is not None and value < least:
+            print(f"mxbench: error: --{name}: must be at least {least}, got {value}", file=sys.stderr)
             return 2
     try:
         return args.func(args)

@@ -256,7 +256,7 @@ def test_existing_folder_is_an_error_unless_overwrite(tmp_path):
     (out / "keep.txt").write_text("x")
     with pytest.raises(mxbench.DatasetError, match="already exists"):
         mxbench.write_dataset(MIX, out, instances=10)
-    with pytest.raises(mxbench.DatasetError, match="is not an mxbench dataset or suite; refusing"):
+    with pytest.raises(mxbench.DatasetError, match="it is not mxbench's output; refusing"):
         mxbench.write_dataset(MIX, out, instances=10, overwrite=True)
     assert os.listdir(out) == ["keep.txt"]
     other = mxbench.write_dataset(MIX, tmp_path / "other", instances=10)

@@ -55,7 +55,8 @@ def sha256_file(path: str | Path) -> str:
 
 
 @contextmanager
-def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
+def atomic_dir(out: str | Path, overwrite: bool = False,
+               markers: tuple[str, ...] = ("manifest.json", "suite.json")) -> Iterator[Path]:
     """Yield a temporary folder beside ``out`` that becomes ``out`` only if the block succeeds.
 
     On any error the temporary folder is removed and ``out`` is left as it was.
@@ -65,7 +66,10 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     out : str or Path
         The folder to create (its parent folders are created as needed).
     overwrite : bool
-        Replace ``out`` if it exists (otherwise that is an error).
+        Replace ``out`` if it exists (otherwise that is an error); only a folder that is
+        empty or holds one of ``markers`` is replaced.
+    markers : tuple of str
+        The files that mark a folder as mxbench's output.
 
     Yields
     ------
@@ -98,10 +102,9 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
             raise DatasetError(f"out: {str(out)!r} already exists (choose another folder or overwrite it)")
         if target == here or target in here.parents:
             raise DatasetError(f"out: {str(out)!r} is or contains the current folder; it cannot be overwritten")
-        if not out.is_dir() or (any(out.iterdir()) and not ((out / "manifest.json").is_file()
-                                                           or (out / "suite.json").is_file())):
-            raise DatasetError(f"out: {str(out)!r} exists and is not an mxbench dataset or suite; "
-                               "refusing to overwrite it")
+        if not out.is_dir() or (any(out.iterdir()) and not any((out / m).is_file() for m in markers)):
+            raise DatasetError(f"out: {str(out)!r} exists and holds none of {', '.join(markers)}: it is not "
+                               "mxbench's output; refusing to overwrite it")
     parent = target.parent
     created = parent  # the highest folder this call creates, removed again on failure
     while not created.parent.exists():

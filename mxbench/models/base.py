@@ -1,0 +1,165 @@
+"""The model contract: raw modality inputs in, one output per instance out; shared player encoders."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from mxbench.spec import MASK_ID, ModalitySpec
+
+Inputs = Mapping[str, torch.Tensor]
+
+
+class TaskModel(nn.Module):
+    """Base class of mxbench's models.
+
+    A model takes a task's raw modality inputs (tabular ``float32 (B, F)``, image
+    ``float32 (B, C, H, W)``, text ``int64 (B, L)``), in which absent players are already
+    set to their baseline, and returns one float per instance ``(B,)``: the regression
+    output or the classification logit. Subclasses implement :meth:`forward`; models with
+    extra training objectives (FL-I2MoE) override :meth:`training_loss`.
+
+    Parameters
+    ----------
+    modalities : sequence of ModalitySpec
+        The task's modalities, in player order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mxbench.spec import ModalitySpec
+    >>> mods = (ModalitySpec("t", "tabular", features=2),)
+    >>> class Sum(TaskModel):
+    ...     def forward(self, inputs):
+    ...         return inputs["t"].sum(dim=1)
+    >>> Sum(mods)({"t": torch.ones(3, 2)}).tolist()
+    [2.0, 2.0, 2.0]
+    """
+
+    def __init__(self, modalities: Sequence[ModalitySpec]) -> None:
+        super().__init__()
+        self.modalities = tuple(modalities)
+
+    def training_loss(self, inputs: Inputs, target: torch.Tensor, task_loss: nn.Module) -> torch.Tensor:
+        """The loss minimised in training: by default ``task_loss(self(inputs), target)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from mxbench.spec import ModalitySpec
+        >>> class Zero(TaskModel):
+        ...     def forward(self, inputs):
+        ...         return inputs["t"][:, 0] * 0
+        >>> m = Zero((ModalitySpec("t", "tabular", features=1),))
+        >>> float(m.training_loss({"t": torch.ones(2, 1)}, torch.ones(2), torch.nn.MSELoss()))
+        1.0
+        """
+        return task_loss(self(inputs), target)
+
+
+def mask_modality(inputs: Inputs, modality: ModalitySpec) -> dict[str, torch.Tensor]:
+    """A copy of ``inputs`` with one whole modality set to its baseline (the one masking rule).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mxbench.spec import ModalitySpec
+    >>> m = ModalitySpec("txt", "text", length=2, vocab=16)
+    >>> mask_modality({"txt": torch.tensor([[5, 7]])}, m)["txt"].tolist()
+    [[0, 0]]
+    """
+    out = dict(inputs)
+    x = inputs[modality.name]
+    out[modality.name] = torch.full_like(x, MASK_ID) if modality.kind == "text" else torch.zeros_like(x)
+    return out
+
+
+def image_patches(x: torch.Tensor, modality: ModalitySpec) -> torch.Tensor:
+    """Cut images ``(B, C, H, W)`` into row-major patches ``(B, n_patches, C*P*P)`` (channel-major).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mxbench.spec import ModalitySpec
+    >>> m = ModalitySpec("img", "image", channels=1, size=4, patch=2)
+    >>> image_patches(torch.arange(16.0).reshape(1, 1, 4, 4), m)[0, 1].tolist()
+    [2.0, 3.0, 6.0, 7.0]
+    """
+    b, c, p = x.shape[0], modality.channels, modality.patch
+    g = modality.size // p
+    return x.reshape(b, c, g, p, g, p).permute(0, 2, 4, 1, 3, 5).reshape(b, g * g, c * p * p)
+
+
+class PlayerTokens(nn.Module):
+    """One ``dim``-vector per player, with modality and position embeddings.
+
+    Columns: ``x_f * e_f + b_f``; patches: a shared linear map of the patch pixels; tokens:
+    a token embedding. Every token gets its modality's embedding and its slot's position
+    embedding added, so a player is identifiable from its token.
+
+    Parameters
+    ----------
+    modalities : sequence of ModalitySpec
+        The task's modalities.
+    dim : int
+        The token width.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mxbench.spec import ModalitySpec
+    >>> mods = (ModalitySpec("t", "tabular", features=3), ModalitySpec("w", "text", length=2, vocab=16))
+    >>> enc = PlayerTokens(mods, dim=8)
+    >>> enc({"t": torch.zeros(5, 3), "w": torch.zeros(5, 2, dtype=torch.long)}).shape
+    torch.Size([5, 5, 8])
+    """
+
+    def __init__(self, modalities: Sequence[ModalitySpec], dim: int) -> None:
+        super().__init__()
+        self.modalities = tuple(modalities)
+        self.dim = dim
+        enc = {}
+        for m in self.modalities:
+            if m.kind == "tabular":
+                enc[m.name] = _ColumnTokens(m.features, dim)
+            elif m.kind == "image":
+                enc[m.name] = nn.Linear(m.channels * m.patch * m.patch, dim)
+            else:
+                enc[m.name] = nn.Embedding(m.vocab, dim)
+        self.encoders = nn.ModuleDict(enc)
+        n_players = sum(m.n_players for m in self.modalities)
+        self.position = nn.Parameter(torch.randn(n_players, dim) * 0.02)
+        self.modality = nn.Parameter(torch.randn(len(self.modalities), dim) * 0.02)
+        self.register_buffer("modality_of", torch.repeat_interleave(
+            torch.arange(len(self.modalities)), torch.tensor([m.n_players for m in self.modalities])), persistent=False)
+
+    def per_modality(self, inputs: Inputs) -> list[torch.Tensor]:
+        """The tokens of each modality, ``(B, n_m, dim)`` each, embeddings added."""
+        out, start = [], 0
+        for k, m in enumerate(self.modalities):
+            x = inputs[m.name]
+            if m.kind == "image":
+                x = image_patches(x, m)
+            tokens = self.encoders[m.name](x)
+            tokens = tokens + self.position[start:start + m.n_players] + self.modality[k]
+            out.append(tokens)
+            start += m.n_players
+        return out
+
+    def forward(self, inputs: Inputs) -> torch.Tensor:
+        """All players' tokens, ``(B, n_players, dim)``."""
+        return torch.cat(self.per_modality(inputs), dim=1)
+
+
+class _ColumnTokens(nn.Module):
+    """``token_f = x_f * e_f + b_f``: one learned direction and offset per column."""
+
+    def __init__(self, features: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(features, dim) * 0.5)
+        self.bias = nn.Parameter(torch.zeros(features, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, None] * self.weight + self.bias

@@ -1,0 +1,258 @@
+"""Training under masking: every example is a training instance with a random coalition masked."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from mxbench.errors import MxbenchError
+from mxbench.spec import canonical_json
+from mxbench.task import Task
+
+
+class ModelError(MxbenchError):
+    """A model argument, folder or weights file is wrong; the message names what.
+
+    Examples
+    --------
+    >>> from mxbench.models import ModelError
+    >>> issubclass(ModelError, ValueError)
+    True
+    """
+
+
+#: Architecture name -> (module, class), imported on first use.
+ARCHITECTURES = {
+    "fusion_mlp": ("mxbench.models.fusion_mlp", "FusionMLP"),
+    "transformer": ("mxbench.models.transformer", "TokenTransformer"),
+    "fl_i2moe": ("mxbench.models.fl_i2moe", "FLI2MoE"),
+}
+
+
+def architecture(arch: str) -> type:
+    """The model class of an architecture name.
+
+    Examples
+    --------
+    >>> architecture("fusion_mlp").__name__
+    'FusionMLP'
+    """
+    import importlib
+
+    if arch not in ARCHITECTURES:
+        raise ModelError(f"arch: unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
+    module, name = ARCHITECTURES[arch]
+    return getattr(importlib.import_module(module), name)
+
+
+def build(arch: str, task_or_modalities: Any, config: Mapping[str, Any] | None = None) -> nn.Module:
+    """Build an untrained model of an architecture for a task's modalities.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> task = mxbench.generate("smoke", instances=8)[0]
+    >>> type(build("fusion_mlp", task)).__name__
+    'FusionMLP'
+    """
+    cls = architecture(arch)
+    modalities = getattr(getattr(task_or_modalities, "spec", None), "modalities", task_or_modalities)
+    try:
+        return cls(tuple(modalities), **dict(config or {}))
+    except TypeError as e:
+        raise ModelError(f"config: {e}") from None
+
+
+def sample_coalitions(rng: np.random.Generator, n_rows: int, modality_of: np.ndarray) -> np.ndarray:
+    """Random training coalitions ``(n_rows, n_players)``: the mix the models are trained on.
+
+    Half the rows keep each player with a keep rate drawn uniformly per row; a quarter drop
+    whole modalities (each with probability 1/2); a quarter are unmasked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = sample_coalitions(np.random.default_rng(0), 1000, np.array([0, 0, 1]))
+    >>> c.shape, bool(c.all(axis=1).mean() > 0.25)
+    ((1000, 3), True)
+    """
+    n = len(modality_of)
+    kind = rng.random(n_rows)
+    keep = rng.random((n_rows, 1))
+    per_player = rng.random((n_rows, n)) < keep
+    n_mod = int(modality_of.max()) + 1
+    per_modality = (rng.random((n_rows, n_mod)) < 0.5)[:, modality_of]
+    return np.where((kind < 0.5)[:, None], per_player,
+                    np.where((kind < 0.75)[:, None], per_modality, np.ones((n_rows, n), dtype=bool)))
+
+
+def to_tensors(inputs: Mapping[str, np.ndarray], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Raw numpy inputs as model tensors: float32 columns and pixels, int64 tokens.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = to_tensors({"a": np.zeros((2, 3), np.float32), "w": np.zeros((2, 4), np.int32)})
+    >>> t["a"].dtype, t["w"].dtype
+    (torch.float32, torch.int64)
+    """
+    out = {}
+    for k, v in inputs.items():
+        t = torch.from_numpy(np.ascontiguousarray(v))
+        out[k] = (t.long() if t.dtype in (torch.int32, torch.int64) else t.float()).to(device)
+    return out
+
+
+def _masked_batch(task: Task, rows: np.ndarray, coalitions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Masked raw inputs of ``rows`` and the planted function on them (the training target)."""
+    plan = task.plan
+    raw = {k: v[rows] for k, v in task.inputs.items()}
+    masked = plan.mask(raw, coalitions)
+    return masked, plan.f_star(plan.decode(masked))
+
+
+def _target(f: np.ndarray, classification: bool) -> torch.Tensor:
+    """Regression: f* itself. Classification: the expected label sigmoid(f*), the zero-variance
+    form of drawing a fresh label from the logit every time the example is seen."""
+    t = torch.from_numpy(f).float()
+    return torch.sigmoid(t) if classification else t
+
+
+def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | None = None, random_state: int = 0,
+          epochs: int = 60, patience: int = 8, batch_size: int = 256, lr: float | None = None,
+          examples_per_epoch: int | None = None, device: str = "cpu", cache_dir: str | Path | None = None,
+          certify: bool = True, progress: bool = False):
+    """Train a model on a task under masking and certify it against the planted game.
+
+    Every epoch draws a fresh random coalition for each training example
+    (:func:`sample_coalitions`), masks the raw inputs by the one masking rule and computes
+    the target from ``f*`` on the masked input. Adam; the weights of the epoch with the
+    lowest loss on a fixed masked validation set are kept; training stops after
+    ``patience`` epochs without improvement. Everything is seeded by ``random_state``.
+
+    Parameters
+    ----------
+    task : Task
+        A task with a training split (and preferably a validation split).
+    arch : {"fusion_mlp", "transformer", "fl_i2moe"}
+        The architecture.
+    config : dict, optional
+        Architecture keyword arguments (defaults otherwise).
+    random_state : int
+        Seeds initialisation, masks and batches.
+    epochs, patience, batch_size : int
+        Epoch limit, early-stopping patience, batch size.
+    lr : float, optional
+        Adam's learning rate (default: the architecture's ``default_lr`` or 3e-3).
+    examples_per_epoch : int, optional
+        Masked examples drawn per epoch (default: the training split's size, at least 4096).
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    cache_dir : str or Path, optional
+        Reuse a model trained with the same (spec, arch, config, seed, settings) from this
+        folder, or save the new one there.
+    certify : bool
+        Compute the certificate after training.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    TrainedModel
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> from mxbench.models import train
+    >>> task = mxbench.generate("smoke", instances=300)[0]
+    >>> model = train(task, "fusion_mlp", epochs=2, certify=False)
+    >>> model.arch, len(model.history) == 2
+    ('fusion_mlp', True)
+    """
+    from tqdm.auto import tqdm
+
+    from mxbench.models.trained import TrainedModel, load
+
+    if not isinstance(task, Task):
+        raise ModelError(f"task: expected an mxbench Task, got {type(task).__name__}")
+    for name, value in (("epochs", epochs), ("patience", patience), ("batch_size", batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ModelError(f"{name}: expected a positive integer, got {value!r}")
+    train_rows = task.split_indices("train")
+    val_rows = task.split_indices("val")
+    if len(train_rows) == 0:
+        raise ModelError(f"task {task.spec.name!r} has no training split")
+    if len(val_rows) == 0:
+        val_rows = train_rows
+    torch.manual_seed(random_state)
+    module = build(arch, task, config).to(device)
+    config = dict(config or {})
+    lr = float(lr if lr is not None else getattr(module, "default_lr", 3e-3))
+    settings = {"epochs": epochs, "patience": patience, "batch_size": batch_size, "lr": lr,
+                "examples_per_epoch": examples_per_epoch}
+    key = hashlib.sha256(canonical_json({"spec": task.spec.spec_hash(), "arch": arch, "config": config,
+                                         "random_state": random_state, "settings": settings}).encode()).hexdigest()
+    if cache_dir is not None:
+        cached = Path(cache_dir) / key[:24]
+        if (cached / "config.json").is_file():
+            return load(cached, task)
+
+    rng = np.random.default_rng([random_state, 7])
+    classification = task.spec.target == "classification"
+    loss_fn = nn.BCEWithLogitsLoss() if classification else nn.MSELoss()
+    optimiser = torch.optim.Adam(module.parameters(), lr=lr)
+    per_epoch = examples_per_epoch or max(len(train_rows), 4096)
+
+    val_coal = sample_coalitions(np.random.default_rng([random_state, 8]), len(val_rows), task.modality_of)
+    val_inputs, val_f = _masked_batch(task, val_rows, val_coal)
+    val_x, val_y = to_tensors(val_inputs, device), _target(val_f, classification).to(device)
+
+    best, best_loss, stale, history = None, float("inf"), 0, []
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=f"train {arch}", unit="epoch", disable=not progress)
+    for _ in bar:
+        module.train()
+        rows = train_rows[rng.integers(0, len(train_rows), per_epoch)]
+        inputs, f = _masked_batch(task, rows, sample_coalitions(rng, per_epoch, task.modality_of))
+        x_all, y_all = to_tensors(inputs, device), _target(f, classification).to(device)
+        total = 0.0
+        for s in range(0, per_epoch, batch_size):
+            x = {k: v[s:s + batch_size] for k, v in x_all.items()}
+            loss = module.training_loss(x, y_all[s:s + batch_size], loss_fn)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(y_all[s:s + batch_size])
+        module.eval()
+        with torch.no_grad():
+            val_loss = float(loss_fn(_predict(module, val_x, 4096), val_y))
+        history.append({"train_loss": total / per_epoch, "val_loss": val_loss})
+        bar.set_postfix(val=f"{val_loss:.4f}")
+        if val_loss < best_loss - 1e-6:
+            best, best_loss, stale = copy.deepcopy(module.state_dict()), val_loss, 0
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    if best is not None:
+        module.load_state_dict(best)
+    module.eval()
+    model = TrainedModel(arch, config, module, task.spec.spec_hash(), task.spec.name, random_state, history,
+                         settings, seconds=time.perf_counter() - start)
+    if certify:
+        model.certify(task)
+    if cache_dir is not None:
+        model.save(Path(cache_dir) / key[:24], overwrite=True)
+    return model
+
+
+def _predict(module: nn.Module, x: Mapping[str, torch.Tensor], batch_size: int) -> torch.Tensor:
+    n = next(iter(x.values())).shape[0]
+    return torch.cat([module({k: v[s:s + batch_size] for k, v in x.items()}) for s in range(0, n, batch_size)])

@@ -1,0 +1,375 @@
+"""A trained model: its certificate against the planted game, its games, saving and loading."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from mxbench.errors import MxbenchError
+from mxbench.games import Game
+from mxbench.models.train import ModelError, _predict, build, to_tensors
+from mxbench.oracles.moebius import MoebiusGame, moebius_from_table, subset_masks
+from mxbench.task import Task
+
+FORMAT = "mxbench-model"
+SCHEMA_VERSION = 1
+R2_THRESHOLD = 0.95
+SHARE_TOLERANCE = 0.05
+
+
+def r2_score(pred: np.ndarray, truth: np.ndarray) -> float:
+    """``1 - SS_res / SS_tot`` of predictions against the truth.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r2_score(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
+    1.0
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    ss_tot = float(np.sum((truth - truth.mean()) ** 2))
+    ss_res = float(np.sum((np.asarray(pred, dtype=np.float64) - truth) ** 2))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
+
+
+@dataclass
+class Certificate:
+    """How well a trained model's game matches the planted game, on held-out instances.
+
+    Attributes
+    ----------
+    r2_unmasked : float
+        R² of the model against ``f*`` on the unmasked instances.
+    r2_ablated : dict
+        R² with each single modality ablated (set to its baseline).
+    r2_random : float
+        R² under random coalitions (the headline figure).
+    shares_model, shares_truth : dict
+        Dataset-level modality shares ``mean |Φ_m|`` from the model's exact modality game and
+        from the oracle.
+    share_error : float
+        The largest absolute difference between the two.
+    term_errors : list of float
+        For each planted term, the relative error of the model's local Möbius coefficients
+        over the term's players (other players present) against the planted ones.
+    instances : int
+        The number of held-out instances used.
+    passed : bool
+        ``r2_random >= 0.95`` and ``share_error <= 0.05``.
+
+    Examples
+    --------
+    >>> c = Certificate(0.99, {"a": 0.98}, 0.97, {"a": 1.0}, {"a": 1.0}, 0.0, [0.1], 100, True)
+    >>> c.to_dict()["passed"]
+    True
+    """
+
+    r2_unmasked: float
+    r2_ablated: dict[str, float]
+    r2_random: float
+    shares_model: dict[str, float]
+    shares_truth: dict[str, float]
+    share_error: float
+    term_errors: list[float]
+    instances: int
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The certificate as a JSON-serialisable dict."""
+        return asdict(self)
+
+    def rows(self) -> list[dict[str, str]]:
+        """The certificate as table rows ``{"check", "value", "goal"}`` for printing.
+
+        Examples
+        --------
+        >>> c = Certificate(0.99, {"a": 0.98}, 0.97, {"a": 1.0}, {"a": 1.0}, 0.0, [0.1], 100, True)
+        >>> [r["check"] for r in c.rows()][:3]
+        ['R² unmasked', 'R² random coalitions', 'R² without a']
+        """
+        rows = [{"check": "R² unmasked", "value": f"{self.r2_unmasked:.4f}", "goal": ""},
+                {"check": "R² random coalitions", "value": f"{self.r2_random:.4f}", "goal": f">= {R2_THRESHOLD}"}]
+        rows += [{"check": f"R² without {m}", "value": f"{v:.4f}", "goal": ""} for m, v in self.r2_ablated.items()]
+        rows += [{"check": f"share {m}", "value": f"{self.shares_model[m]:.3f} (truth {self.shares_truth[m]:.3f})",
+                  "goal": ""} for m in self.shares_model]
+        rows.append({"check": "max share error", "value": f"{self.share_error:.4f}", "goal": f"<= {SHARE_TOLERANCE}"})
+        rows += [{"check": f"term {k} Möbius rel. error", "value": f"{e:.3f}", "goal": ""}
+                 for k, e in enumerate(self.term_errors)]
+        rows.append({"check": "certified", "value": "yes" if self.passed else "NO", "goal": ""})
+        return rows
+
+
+class TrainedModel:
+    """A trained model with its architecture, config, certificate and provenance.
+
+    Get one from :func:`mxbench.models.train` or :func:`mxbench.models.load`.
+
+    Examples
+    --------
+    >>> import mxbench, numpy as np
+    >>> from mxbench.models import train
+    >>> task = mxbench.generate("smoke", instances=300)[0]
+    >>> model = train(task, "fusion_mlp", epochs=1, certify=False)
+    >>> game = model.game(task, 0)
+    >>> game(np.ones((2, task.n_players), bool)).shape, game.n_queries
+    ((2,), 2)
+    """
+
+    def __init__(self, arch: str, config: Mapping[str, Any], module: nn.Module, spec_hash: str, task_name: str,
+                 random_state: int, history: list[dict[str, float]], settings: Mapping[str, Any],
+                 certificate: Certificate | None = None, seconds: float = 0.0) -> None:
+        self.arch = arch
+        self.config = dict(config)
+        self.module = module
+        self.spec_hash = spec_hash
+        self.task_name = task_name
+        self.random_state = random_state
+        self.history = list(history)
+        self.settings = dict(settings)
+        self.certificate = certificate
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        status = "uncertified" if self.certificate is None else (
+            "certified" if self.certificate.passed else "FAILED certificate")
+        return f"TrainedModel({self.arch!r}, task={self.task_name!r}, {status})"
+
+    @property
+    def certified(self) -> bool:
+        """True when the model has a certificate and passed it."""
+        return self.certificate is not None and self.certificate.passed
+
+    @property
+    def device(self) -> torch.device:
+        """The device the weights are on."""
+        return next(self.module.parameters()).device
+
+    def to(self, device: str | torch.device) -> "TrainedModel":
+        """Move the weights to a device (``"cpu"``, ``"cuda"``); returns self."""
+        self.module.to(device)
+        return self
+
+    def _check_task(self, task: Task) -> None:
+        if task.spec.spec_hash() != self.spec_hash:
+            raise ModelError(f"task: the model was trained on task {self.task_name!r} (spec {self.spec_hash[:12]}...), "
+                             f"not on {task.spec.name!r} (spec {task.spec.spec_hash()[:12]}...)")
+
+    def predict(self, inputs: Mapping[str, np.ndarray], batch_size: int = 4096) -> np.ndarray:
+        """The model's output on raw numpy inputs, in batches under ``torch.no_grad``.
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> from mxbench.models import train
+        >>> task = mxbench.generate("smoke", instances=300)[0]
+        >>> model = train(task, "fusion_mlp", epochs=1, certify=False)
+        >>> model.predict({k: v[:5] for k, v in task.inputs.items()}).shape
+        (5,)
+        """
+        self.module.eval()
+        with torch.no_grad():
+            out = _predict(self.module, to_tensors(inputs, self.device), batch_size)
+        return out.double().cpu().numpy()
+
+    def game(self, task: Task, instance: int, batch_size: int = 4096) -> "ModelGame":
+        """The model's game on one instance: coalitions ``(B, n)`` -> outputs ``(B,)``.
+
+        The same interface as ``task.game(i)``: absent players are masked by the one
+        masking rule, the batch goes through the model under ``torch.no_grad``, queries are
+        counted.
+        """
+        self._check_task(task)
+        if not isinstance(instance, (int, np.integer)) or not 0 <= instance < task.n_instances:
+            raise ModelError(f"instance: expected 0..{task.n_instances - 1}, got {instance!r}")
+        return ModelGame(self, task, int(instance), batch_size)
+
+    # ------------------------------------------------------------------ certificate
+    def certify(self, task: Task, instances: int = 512, random_coalitions: int = 8,
+                random_state: int = 0) -> Certificate:
+        """Compare the model's game with the planted game on held-out instances; store and return it.
+
+        Held-out instances come from the test split (the validation split if there is no
+        test split), at most ``instances`` of them.
+        """
+        self._check_task(task)
+        plan = task.plan
+        rows = task.split_indices("test")
+        if len(rows) == 0:
+            rows = task.split_indices("val")
+        if len(rows) == 0:
+            raise ModelError(f"task {task.spec.name!r} has no test or validation split to certify on")
+        rows = rows[:instances]
+        raw = {k: v[rows] for k, v in task.inputs.items()}
+        n, names = task.n_players, task.modality_names
+
+        def evaluate(present: np.ndarray, base_rows: np.ndarray = np.arange(len(rows))) -> tuple[np.ndarray, np.ndarray]:
+            masked = plan.mask({k: v[base_rows] for k, v in raw.items()}, present)
+            return self.predict(masked), plan.f_star(plan.decode(masked))
+
+        full = np.ones((len(rows), n), dtype=bool)
+        r2_unmasked = r2_score(*evaluate(full))
+        r2_ablated = {}
+        for k, name in enumerate(names):
+            present = full.copy()
+            present[:, task.modality_of == k] = False
+            r2_ablated[name] = r2_score(*evaluate(present))
+        rng = np.random.default_rng([random_state, 9])
+        rep = np.repeat(np.arange(len(rows)), random_coalitions)
+        coal = rng.random((len(rep), n)) < rng.random((len(rep), 1))
+        r2_random = r2_score(*evaluate(coal, rep))
+
+        # the model's exact modality game: all 2^M modality coalitions
+        n_mod = len(names)
+        mod_masks = subset_masks(n_mod)
+        present = mod_masks[:, task.modality_of]  # (2^M, n)
+        rep = np.repeat(np.arange(len(rows)), 2**n_mod)
+        values, _ = evaluate(np.tile(present, (len(rows), 1)), rep)
+        model_phi = MoebiusGame(n_mod, np.zeros(len(rows)), [np.arange(n_mod)],
+                                [values.reshape(len(rows), 2**n_mod)]).shapley()
+        truth_phi = plan.oracle(task.latents[rows]).modality_shapley()
+        share_m = np.abs(model_phi).mean(axis=0)
+        share_t = np.abs(truth_phi).mean(axis=0)
+        share_m, share_t = share_m / max(share_m.sum(), 1e-300), share_t / max(share_t.sum(), 1e-300)
+
+        term_errors = []
+        for t in plan.terms:
+            k = len(t.ids)
+            sub = subset_masks(k)
+            cp = np.ones((len(rows) * 2**k, n), dtype=bool)
+            cp[:, list(t.ids)] = np.tile(sub, (len(rows), 1))
+            values, _ = evaluate(cp, np.repeat(np.arange(len(rows)), 2**k))
+            m_model = moebius_from_table(values.reshape(len(rows), 2**k))[:, 1:]
+            m_true = moebius_from_table(t.table(task.latents[rows][:, list(t.ids)]))[:, 1:]
+            term_errors.append(float(np.linalg.norm(m_model - m_true) / max(np.linalg.norm(m_true), 1e-12)))
+
+        share_error = float(np.max(np.abs(share_m - share_t)))
+        self.certificate = Certificate(
+            r2_unmasked=r2_unmasked, r2_ablated=r2_ablated, r2_random=r2_random,
+            shares_model=dict(zip(names, map(float, share_m))), shares_truth=dict(zip(names, map(float, share_t))),
+            share_error=share_error, term_errors=term_errors, instances=len(rows),
+            passed=bool(r2_random >= R2_THRESHOLD and share_error <= SHARE_TOLERANCE))
+        return self.certificate
+
+    # ------------------------------------------------------------------ saving
+    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """Write ``weights.pt`` (a state dict) and ``config.json`` to a new folder, atomically.
+
+        Examples
+        --------
+        >>> import mxbench, tempfile, os
+        >>> from mxbench.models import load, train
+        >>> task = mxbench.generate("smoke", instances=300)[0]
+        >>> model = train(task, "fusion_mlp", epochs=1, certify=False)
+        >>> out = model.save(os.path.join(tempfile.mkdtemp(), "m"))
+        >>> load(out, task).arch
+        'fusion_mlp'
+        """
+        from mxbench import __version__
+        from mxbench.data.writer import atomic_dir, sha256_file
+
+        with atomic_dir(folder, overwrite, markers=("config.json",)) as tmp:
+            state = {k: v.detach().cpu().contiguous() for k, v in self.module.state_dict().items()}
+            torch.save(state, tmp / "weights.pt")
+            doc = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "mxbench_version": __version__,
+                   "arch": self.arch, "config": self.config,
+                   "modalities": [m.to_dict() for m in self.module.modalities], "spec_hash": self.spec_hash, "task": self.task_name,
+                   "random_state": self.random_state, "settings": self.settings, "history": self.history,
+                   "seconds": self.seconds, "weights_sha256": sha256_file(tmp / "weights.pt"),
+                   "certificate": None if self.certificate is None else self.certificate.to_dict()}
+            (tmp / "config.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        return Path(folder)
+
+
+def load(folder: str | Path, task: Task | None = None, device: str = "cpu") -> TrainedModel:
+    """Load a model folder written by :meth:`TrainedModel.save`.
+
+    Weights are read with ``torch.load(weights_only=True)`` after their SHA-256 is checked.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The model folder.
+    task : Task, optional
+        When given, the model must have been trained on this task's spec.
+    device : str
+        Where to put the weights.
+
+    Raises
+    ------
+    ModelError
+        Missing or altered files, another format, or a task of another spec.
+    """
+    from mxbench.data.writer import sha256_file
+
+    folder = Path(folder)
+    path = folder / "config.json"
+    if not path.is_file():
+        raise ModelError(f"{str(folder)!r} is not a model folder: config.json is missing")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("format") != FORMAT or doc.get("schema_version") != SCHEMA_VERSION:
+            raise ModelError(f"config.json: format {doc.get('format')!r} / schema_version "
+                             f"{doc.get('schema_version')!r}, expected {FORMAT!r} / {SCHEMA_VERSION}")
+        arch, config, spec_hash = doc["arch"], doc["config"], doc["spec_hash"]
+        cert = doc.get("certificate")
+        certificate = Certificate(**cert) if cert is not None else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+        raise ModelError(f"config.json: unreadable or malformed ({e!r})") from None
+    weights = folder / "weights.pt"
+    if not weights.is_file():
+        raise ModelError(f"weights.pt: missing from {str(folder)!r}")
+    if sha256_file(weights) != doc.get("weights_sha256"):
+        raise ModelError("weights.pt: SHA-256 does not match config.json (the file is corrupt or was altered)")
+    module = build(arch, _modalities_of(doc), config)
+    try:
+        state = torch.load(weights, map_location=device, weights_only=True)
+        module.load_state_dict(state, strict=True)
+    except Exception as e:  # torch raises many kinds on bad files; all mean the same here
+        raise ModelError(f"weights.pt: cannot be loaded into a {arch} model ({type(e).__name__}: {e})") from None
+    module.to(device).eval()
+    model = TrainedModel(arch, config, module, spec_hash, doc.get("task", ""), doc.get("random_state", 0),
+                         doc.get("history", []), doc.get("settings", {}), certificate, doc.get("seconds", 0.0))
+    if task is not None:
+        model._check_task(task)
+    return model
+
+
+def _modalities_of(doc: Mapping[str, Any]):
+    from mxbench.spec import ModalitySpec
+
+    try:
+        return tuple(ModalitySpec.from_dict(m, f"modalities[{k}]") for k, m in enumerate(doc["modalities"]))
+    except (KeyError, TypeError, MxbenchError) as e:
+        raise ModelError(f"config.json: modalities are missing or malformed ({e})") from None
+
+
+class ModelGame(Game):
+    """A trained model's game on one instance (see :meth:`TrainedModel.game`).
+
+    Examples
+    --------
+    >>> import mxbench, numpy as np
+    >>> from mxbench.models import train
+    >>> task = mxbench.generate("smoke", instances=300)[0]
+    >>> game = train(task, "fusion_mlp", epochs=1, certify=False).game(task, 1)
+    >>> game(np.zeros((3, game.n_players), bool)).shape
+    (3,)
+    """
+
+    def __init__(self, model: TrainedModel, task: Task, instance: int, batch_size: int = 4096) -> None:
+        super().__init__(task.n_players, task.modality_of, task.modality_names, task.player_names, batch_size)
+        self.model = model
+        self.task = task
+        self.instance = instance
+        self._raw = {k: v[instance] for k, v in task.inputs.items()}
+
+    def _value(self, coalitions: np.ndarray) -> np.ndarray:
+        b = coalitions.shape[0]
+        raw = {k: np.broadcast_to(v, (b,) + v.shape) for k, v in self._raw.items()}
+        return self.model.predict(self.task.plan.mask(raw, coalitions), batch_size=b)
