@@ -65,7 +65,7 @@ def test_suites_lists_sizes(capsys):
     assert lines[0].split()[:5] == ["name", "tasks", "instances", "players", "modalities"]
     smoke = lines[2].split()
     standard = lines[3].split()
-    assert smoke[:5] == ["smoke", "3", "1536", "12-14", "2-3"]
+    assert smoke[:5] == ["smoke", "3", "12288", "12-14", "2-3"]
     assert standard[:5] == ["standard", "8", "16000", "16-64", "2-3"]
 
 
@@ -126,7 +126,7 @@ def test_python_dash_m(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mxbench", "generate", "--suite", "tiny", "--out",
                              str(tmp_path / "x")], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == "mxbench: error: suite: unknown suite 'tiny' (choose from smoke, standard)"
+    assert result.stderr.strip() == "mxbench: error: suite: unknown suite 'tiny' (choose from smoke, standard, specialisation)"
     assert not (tmp_path / "x").exists()
 
 

@@ -22,18 +22,18 @@ def _txt(name: str, length: int, vocab: int) -> dict[str, Any]:
 
 def _smoke() -> list[dict[str, Any]]:
     return [
-        {"name": "smoke-tab-txt", "seed": 11, "instances": 512, "noise": 0.05,
+        {"name": "smoke-tab-txt", "seed": 11, "instances": 4096, "noise": 0.05,
          "modalities": [_tab("tab", 6), _txt("txt", 6, 32)],
          "terms": [{"kind": "unique", "players": ["tab:0"], "fn": "tanh", "weight": 1.5},
                    {"kind": "synergy", "op": "product", "players": ["tab:1", "txt:0"], "weight": 1.0},
                    {"kind": "redundancy", "players": ["tab:2", "txt:1"], "weight": 1.2},
                    {"kind": "synergy", "op": "xor", "players": ["txt:2", "txt:3"], "weight": 0.8}]},
-        {"name": "smoke-img-txt", "seed": 12, "instances": 512, "noise": 0.1, "target": "classification",
+        {"name": "smoke-img-txt", "seed": 12, "instances": 4096, "noise": 0.1, "target": "classification",
          "modalities": [_img("img", 12, 4), _txt("txt", 5, 32)],
          "terms": [{"kind": "unique", "players": ["img:4"], "weight": 2.0},
                    {"kind": "synergy", "op": "and", "players": ["img:0", "txt:1"], "weight": 2.5},
                    {"kind": "redundancy", "players": ["img:2", "txt:3"], "weight": -1.5}]},
-        {"name": "smoke-mix3", "seed": 13, "instances": 512, "noise": 0.05,
+        {"name": "smoke-mix3", "seed": 13, "instances": 4096, "noise": 0.05,
          "modalities": [_tab("tab", 4), _img("img", 8, 4), _txt("txt", 4, 24)],
          "terms": [{"kind": "synergy", "op": "product", "players": ["tab:0", "img:1", "txt:2"], "weight": 1.0},
                    {"kind": "redundancy", "players": ["tab:1", "img:2", "txt:3"], "weight": 1.0},
@@ -80,10 +80,30 @@ def _standard() -> list[dict[str, Any]]:
     return out
 
 
+def _specialisation() -> list[dict[str, Any]]:
+    """Modality-level tasks for the FL-I2MoE routing check: all signal unique to one
+    modality, purely synergistic across two, or purely redundant across two."""
+    mods = [_tab("tab", 4), _txt("txt", 4, 32)]
+    return [
+        {"name": "spec-unique-tab", "seed": 21, "instances": 4096, "noise": 0.05, "modalities": mods,
+         "terms": [{"kind": "unique", "players": ["tab:0"], "weight": 1.5},
+                   {"kind": "unique", "players": ["tab:1"], "fn": "tanh", "weight": 1.5},
+                   {"kind": "synergy", "op": "product", "players": ["tab:2", "tab:3"], "weight": 1.0}]},
+        {"name": "spec-synergy", "seed": 22, "instances": 4096, "noise": 0.05, "modalities": mods,
+         "terms": [{"kind": "synergy", "op": "product", "players": ["tab:0", "txt:0"], "weight": 1.5},
+                   {"kind": "synergy", "op": "xor", "players": ["tab:1", "txt:1"], "weight": 1.0}]},
+        {"name": "spec-redundancy", "seed": 23, "instances": 4096, "noise": 0.05, "modalities": mods,
+         "terms": [{"kind": "redundancy", "players": ["tab:0", "txt:0"], "weight": 1.5},
+                   {"kind": "redundancy", "players": ["tab:1", "txt:1"], "weight": -1.0}]},
+    ]
+
+
 SUITES = {
     "smoke": ("a few small tasks, seconds to generate (12-14 players)", _smoke),
     "standard": ("the benchmark: every term kind, within- and cross-modal pairs, 2-3 modalities, "
                  "16-64 players, two noise levels", _standard),
+    "specialisation": ("modality-level tasks: signal unique to one modality, purely synergistic or purely "
+                       "redundant across two (the FL-I2MoE routing check)", _specialisation),
 }
 
 
@@ -127,7 +147,7 @@ def list_suites() -> list[dict[str, Any]]:
     Examples
     --------
     >>> [s["name"] for s in list_suites()]
-    ['smoke', 'standard']
+    ['smoke', 'standard', 'specialisation']
     >>> list_suites()[0]["players"]
     '12-14'
     """
