@@ -112,7 +112,7 @@ class TokenTransformer(TaskModel):
     default_lr = 3e-3
 
     def __init__(self, modalities: Sequence[ModalitySpec], dim: int = 64, layers: int = 2, heads: int = 4,
-                 mlp_ratio: int = 4, pool: str = "readout") -> None:
+                 mlp_ratio: int = 4, pool: str = "readout", head_hidden: int = 0, stem: bool = False) -> None:
         super().__init__(modalities)
         if pool not in ("readout", "mean"):
             raise ValueError(f"pool: expected 'readout' or 'mean', got {pool!r}")
@@ -124,7 +124,9 @@ class TokenTransformer(TaskModel):
         self.readout = nn.Parameter(torch.randn(1, 1, dim) * 0.02) if pool == "readout" else None
         self.blocks = nn.ModuleList(_Block(dim, heads, mlp_ratio) for _ in range(layers))
         self.ln = nn.LayerNorm(dim)
-        self.head = nn.Linear(dim, 1)
+        self.head = (nn.Sequential(nn.Linear(dim, head_hidden), nn.GELU(), nn.Linear(head_hidden, 1)) if head_hidden
+                     else nn.Linear(dim, 1))
+        self.stem = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim)) if stem else None
         self.attention: list[torch.Tensor] = []
         self.retain_attention_grad = False
 
@@ -136,6 +138,8 @@ class TokenTransformer(TaskModel):
     def forward(self, inputs: Inputs) -> torch.Tensor:
         """One output per instance, ``(B,)``; stores the attention maps in ``self.attention``."""
         x = self.tokens(inputs)
+        if self.stem is not None:
+            x = x + self.stem(x)
         if self.readout is not None:
             x = torch.cat([x, self.readout.expand(x.shape[0], -1, -1)], dim=1)
         maps = []
