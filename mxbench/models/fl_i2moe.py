@@ -133,15 +133,17 @@ class FLI2MoE(TaskModel):
     def __init__(self, modalities: Sequence[ModalitySpec], dim: int = 32, heads: int = 4, layers: int = 2,
                  mlp_ratio: int = 2, rw_hidden: int = 64, rw_layers: int = 2, temperature: float = 1.0,
                  lambda_int: float = 0.1, interaction_batch: int = 64, shared_init: bool = True,
-                 token_init: float = 1.0) -> None:
+                 token_init: float = 1.0, mlp: str = "gelu") -> None:
         super().__init__(modalities)
         if dim % heads:
             raise ValueError(f"dim {dim} is not divisible by heads {heads}")
+        if mlp not in ("gelu", "geglu"):
+            raise ValueError(f"mlp must be 'gelu' or 'geglu', got {mlp!r}")
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.config = dict(dim=dim, heads=heads, layers=layers, mlp_ratio=mlp_ratio, rw_hidden=rw_hidden,
                            rw_layers=rw_layers, temperature=temperature, lambda_int=lambda_int,
-                           interaction_batch=interaction_batch, shared_init=shared_init, token_init=token_init)
+                           interaction_batch=interaction_batch, shared_init=shared_init, token_init=token_init, mlp=mlp)
         self.temperature = float(temperature)
         self.lambda_int = float(lambda_int)
         self.interaction_batch = int(interaction_batch)
@@ -155,7 +157,7 @@ class FLI2MoE(TaskModel):
                     if m.kind == "tabular":
                         self.tokens.encoders[m.name].bias.normal_(0.0, token_init)
         self.experts = _ExpertStack(len(self.expert_names), [m.n_players for m in self.modalities], dim, heads,
-                                    layers, mlp_ratio, shared_init)
+                                    layers, mlp_ratio, shared_init, mlp == "geglu")
         rw: list[nn.Module] = []
         width = n_mod * dim
         for _ in range(rw_layers - 1):
@@ -337,21 +339,22 @@ class _ExpertStack(nn.Module):
     """
 
     def __init__(self, n_experts: int, segments: Sequence[int], dim: int, heads: int, layers: int,
-                 mlp_ratio: int, shared_init: bool) -> None:
+                 mlp_ratio: int, shared_init: bool, glu: bool = False) -> None:
         super().__init__()
         self.n_experts, self.segments, self.dim, self.heads = n_experts, list(segments), dim, heads
         e, h = n_experts, mlp_ratio * dim
+        self.glu = glu
+        h_in = 2 * h if glu else h
         self.blocks = nn.ModuleList()
         for _ in range(layers):
             blk = nn.ParameterDict({
                 "ln1_w": nn.Parameter(torch.ones(e, dim)), "ln1_b": nn.Parameter(torch.zeros(e, dim)),
-                "wq": nn.Parameter(_init(e, dim, dim, shared_init)),
-                "wkv": nn.Parameter(_init(e, dim, 2 * dim, shared_init)),
+                "wqkv": nn.Parameter(_init(e, dim, 3 * dim, shared_init)),
                 "wo": nn.Parameter(_init(e, dim, dim, shared_init)),
                 "bo": nn.Parameter(_init(e, dim, dim, shared_init, bias=True)),
                 "ln2_w": nn.Parameter(torch.ones(e, dim)), "ln2_b": nn.Parameter(torch.zeros(e, dim)),
-                "w1": nn.Parameter(_init(e, dim, h, shared_init)),
-                "b1": nn.Parameter(_init(e, dim, h, shared_init, bias=True)),
+                "w1": nn.Parameter(_init(e, dim, h_in, shared_init)),
+                "b1": nn.Parameter(_init(e, dim, h_in, shared_init, bias=True)),
                 "w2": nn.Parameter(_init(e, h, dim, shared_init)),
                 "b2": nn.Parameter(_init(e, h, dim, shared_init, bias=True)),
             })
@@ -367,8 +370,7 @@ class _ExpertStack(nn.Module):
         maps: list[list[torch.Tensor]] = [[] for _ in range(e)]
         for blk in self.blocks:
             u = _layer_norm(h, blk["ln1_w"], blk["ln1_b"])
-            q = torch.bmm(u, blk["wq"]).view(e, n, t, self.heads, hd).transpose(2, 3)
-            k, v = torch.bmm(u, blk["wkv"]).view(e, n, t, 2, self.heads, hd).permute(3, 0, 1, 4, 2, 5)
+            q, k, v = torch.bmm(u, blk["wqkv"]).view(e, n, t, 3, self.heads, hd).permute(3, 0, 1, 4, 2, 5)
             a = torch.softmax(q @ k.transpose(-1, -2) * hd ** -0.5, dim=-1)  # (E, N, heads, T, T)
             if keep_maps:  # per-expert tensors on the autograd path (re-stacked), for d y / d A
                 per = a.unbind(0)
@@ -380,7 +382,13 @@ class _ExpertStack(nn.Module):
             o = (a @ v).transpose(2, 3).reshape(e, n * t, d)
             h = h + torch.baddbmm(blk["bo"], o, blk["wo"])
             u = _layer_norm(h, blk["ln2_w"], blk["ln2_b"])
-            h = h + torch.baddbmm(blk["b2"], F.gelu(torch.baddbmm(blk["b1"], u, blk["w1"])), blk["w2"])
+            g = torch.baddbmm(blk["b1"], u, blk["w1"])
+            if self.glu:
+                g, gate = g.chunk(2, dim=-1)
+                g = g * F.gelu(gate)
+            else:
+                g = F.gelu(g)
+            h = h + torch.baddbmm(blk["b2"], g, blk["w2"])
         h = h.view(e, n, t, d)
         z = torch.cat([s.mean(dim=2) for s in h.split(self.segments, dim=2)], dim=2)  # (E, N, M*d)
         out = torch.einsum("enk,ek->en", z, self.head_w) + self.head_b[:, None]

@@ -15,8 +15,9 @@ from mxbench.spec import ModalitySpec
 class _SelfAttention(nn.Module):
     """Multi-head self-attention written out, so that it returns its exact probabilities."""
 
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, tokens: int = 0) -> None:
         super().__init__()
+        self.bias = nn.Parameter(torch.zeros(heads, tokens, tokens)) if tokens else None
         if dim % heads:
             raise ValueError(f"dim: expected a multiple of heads={heads}, got {dim!r}")
         self.heads = heads
@@ -27,20 +28,33 @@ class _SelfAttention(nn.Module):
         b, t, d = x.shape
         q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d // self.heads))
+        if self.bias is not None:
+            scores = scores + self.bias
         probs = scores.softmax(dim=-1)  # (B, heads, T, T), rows sum to 1
         mixed = (probs @ v).transpose(1, 2).reshape(b, t, d)
         return self.out(mixed), probs
 
 
+class _GLU(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.up = nn.Linear(dim, 2 * hidden)
+        self.down = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        a, b = self.up(x).chunk(2, dim=-1)
+        return self.down(nn.functional.gelu(a) * b)
+
+
 class _Block(nn.Module):
     """A pre-LN transformer block: ``x + attn(LN(x))``, then ``x + MLP(LN(x))``."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: int) -> None:
+    def __init__(self, dim: int, heads: int, mlp_ratio: int, glu: bool = False, tokens: int = 0) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(dim)
-        self.attn = _SelfAttention(dim, heads)
+        self.attn = _SelfAttention(dim, heads, tokens)
         self.ln2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
+        self.mlp = _GLU(dim, mlp_ratio * dim) if glu else nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a, probs = self.attn(self.ln1(x))
@@ -112,9 +126,9 @@ class TokenTransformer(TaskModel):
     default_lr = 3e-3
 
     def __init__(self, modalities: Sequence[ModalitySpec], dim: int = 64, layers: int = 2, heads: int = 4,
-                 mlp_ratio: int = 4, pool: str = "readout", head_hidden: int = 0, stem: bool = False) -> None:
+                 mlp_ratio: int = 4, pool: str = "readout", head_hidden: int = 0, stem: bool = False, glu: bool = False, pair_bias: bool = False) -> None:
         super().__init__(modalities)
-        if pool not in ("readout", "mean"):
+        if pool not in ("readout", "mean", "flatten"):
             raise ValueError(f"pool: expected 'readout' or 'mean', got {pool!r}")
         if layers < 1:
             raise ValueError(f"layers: expected at least 1, got {layers!r}")
@@ -122,9 +136,14 @@ class TokenTransformer(TaskModel):
         self.n_players = sum(m.n_players for m in self.modalities)
         self.tokens = PlayerTokens(self.modalities, dim)
         self.readout = nn.Parameter(torch.randn(1, 1, dim) * 0.02) if pool == "readout" else None
-        self.blocks = nn.ModuleList(_Block(dim, heads, mlp_ratio) for _ in range(layers))
+        self.blocks = nn.ModuleList(_Block(dim, heads, mlp_ratio, glu, (self.n_players + (pool == "readout")) if pair_bias else 0) for _ in range(layers))
         self.ln = nn.LayerNorm(dim)
-        self.head = (nn.Sequential(nn.Linear(dim, head_hidden), nn.GELU(), nn.Linear(head_hidden, 1)) if head_hidden
+        hin = dim * self.n_players if pool == "flatten" else dim
+        hl = getattr(type(self), "_head_layers", 1)
+        mods = [nn.Linear(hin, head_hidden), nn.GELU()]
+        for _ in range(hl - 1):
+            mods += [nn.Linear(head_hidden, head_hidden), nn.GELU()]
+        self.head = (nn.Sequential(*mods, nn.Linear(head_hidden, 1)) if head_hidden
                      else nn.Linear(dim, 1))
         self.stem = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim)) if stem else None
         self.attention: list[torch.Tensor] = []
@@ -152,7 +171,7 @@ class TokenTransformer(TaskModel):
         mode = getattr(self, "_final_ln", "token")
         if mode == "token":
             x = self.ln(x)
-        pooled = x[:, -1] if self.readout is not None else x.mean(dim=1)
+        pooled = x[:, -1] if self.readout is not None else (x.flatten(1) if self.pool == "flatten" else x.mean(dim=1))
         if mode == "pooled":
             pooled = self.ln(pooled)
         return self.head(pooled).squeeze(1)
