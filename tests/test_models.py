@@ -28,7 +28,7 @@ def task():
 
 @pytest.fixture(scope="module")
 def quick(task):
-    return train(task, "fusion_mlp", epochs=2, random_state=3)
+    return train(task, "fusion_mlp", epochs=2, random_state=3, examples_per_epoch=1024)
 
 
 class PlantedModule(TaskModel):
@@ -77,17 +77,17 @@ def test_certificate_of_a_constant_fails(task):
 
 
 def test_training_is_deterministic(task, quick):
-    again = train(task, "fusion_mlp", epochs=2, random_state=3)
+    again = train(task, "fusion_mlp", epochs=2, random_state=3, examples_per_epoch=1024)
     assert again.history == quick.history
     for (k, a), (_, b) in zip(quick.module.state_dict().items(), again.module.state_dict().items()):
         assert torch.equal(a, b), k
-    other = train(task, "fusion_mlp", epochs=2, random_state=4, certify=False)
+    other = train(task, "fusion_mlp", epochs=2, random_state=4, certify=False, examples_per_epoch=1024)
     assert other.history != quick.history
     assert other.certificate is None
 
 
 def test_training_lowers_the_loss(task):
-    model = train(task, "fusion_mlp", epochs=6, random_state=0, certify=False)
+    model = train(task, "fusion_mlp", epochs=6, random_state=0, certify=False, examples_per_epoch=1024)
     losses = [h["val_loss"] for h in model.history]
     assert min(losses[1:]) < 0.7 * losses[0]
 
@@ -170,7 +170,7 @@ def test_bad_arguments(task):
     with pytest.raises(ModelError, match="has no training split"):
         train(no_train, "fusion_mlp")
     with pytest.raises(ModelError, match="instance: expected 0..599"):
-        train(task, "fusion_mlp", epochs=1, certify=False).game(task, 600)
+        train(task, "fusion_mlp", epochs=1, certify=False, examples_per_epoch=256).game(task, 600)
 
 
 def test_cache_reuses_a_trained_model(tmp_path, task):
