@@ -72,3 +72,14 @@ class GameError(MxbenchError):
     ...     print(e)
     coalitions: expected shape (B, 3), got (2, 4)
     """
+
+
+class ExplainerError(MxbenchError):
+    """An explainer was given bad parameters, a budget too small for its method, or bad pairs.
+
+    Examples
+    --------
+    >>> from mxbench.errors import ExplainerError, MxbenchError
+    >>> issubclass(ExplainerError, MxbenchError)
+    True
+    """
