@@ -168,3 +168,9 @@ def test_base_explainer_fills_in_the_explanation():
     assert repr(Half()) == "Half(budget=None, random_state=0, scale=0.5)"
     with pytest.raises(ExplainerError, match="budget: Half needs at least 4 coalitions on 3 players, got 3"):
         Half(budget=3).explain(lambda c: c @ np.ones(3), n_players=3)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "seed", True])
+def test_bad_random_state_is_named(bad):
+    with pytest.raises(ExplainerError, match="random_state: expected"):
+        Exact(random_state=bad).explain(lambda c: c.sum(axis=1) * 1.0, n_players=2)

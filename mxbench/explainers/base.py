@@ -377,6 +377,9 @@ class Explainer:
         """The budget used when ``budget`` is None (None: the method decides, uncapped)."""
         return None
 
+    def _check_params(self, game: Game) -> None:
+        """Validate the parameters against the game before any query (raise ExplainerError)."""
+
     def explain(self, game: Any, *, n_players: int | None = None, modality_of: Sequence[int] | None = None,
                 modality_names: Sequence[str] | None = None) -> Explanation:
         """Explain one game.
@@ -402,6 +405,11 @@ class Explainer:
             The game returns values of the wrong shape or non-finite values.
         """
         g = as_game(game, n_players, modality_of, modality_names)
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, np.random.Generator)
+                or (isinstance(rs, (int, np.integer)) and not isinstance(rs, bool) and rs >= 0)):
+            raise ExplainerError(f"random_state: expected a non-negative integer, None or a numpy Generator, got {rs!r}")
+        self._check_params(g)
         budget = self.budget if self.budget is not None else self.default_budget(g.n_players)
         if budget is not None:
             if not isinstance(budget, (int, np.integer)) or isinstance(budget, bool):
