@@ -411,7 +411,8 @@ class IntegratedGradients(WhiteBoxExplainer):
     the end points 0 and 1 if the rule does not include them). ``extras`` holds
     ``f_input`` ``f(x)``, ``f_baseline`` ``f(x')`` and ``delta`` ``= sum(attributions) -
     (f(x) - f(x'))``, the completeness error, which shrinks as ``steps`` grows (as
-    ``steps^-2`` for the trapezoid and midpoint rules on these smooth models).
+    ``steps^-2`` for the trapezoid and midpoint rules on these smooth models); with
+    ``target="predicted"`` and a negative output all three are of the negated output.
 
     Parameters
     ----------

@@ -16,8 +16,9 @@ class TaskModel(nn.Module):
     """Base class of mxbench's models.
 
     A model takes a task's raw modality inputs (tabular ``float32 (B, F)``, image
-    ``float32 (B, C, H, W)``, text ``int64 (B, L)``), in which absent players are already
-    set to their baseline, and returns one float per instance ``(B,)``: the regression
+    ``float32 (B, C, H, W)``, text ``int64 (B, L)`` token ids or, equivalently, ``float32
+    (B, L, vocab)`` one-hot rows, see :func:`embed_tokens`), in which absent players are
+    already set to their baseline, and returns one float per instance ``(B,)``: the regression
     output or the classification logit. Subclasses implement :meth:`forward`; models with
     extra training objectives (FL-I2MoE) override :meth:`training_loss`.
 
@@ -37,6 +38,10 @@ class TaskModel(nn.Module):
     >>> Sum(mods)({"t": torch.ones(3, 2)}).tolist()
     [2.0, 2.0, 2.0]
     """
+
+    #: Whether :meth:`forward` also takes text as float one-hot rows ``(B, L, vocab)`` (as every
+    #: mxbench model does, through :func:`embed_tokens`); integrated gradients need it for text.
+    accepts_one_hot_text: bool = False
 
     def __init__(self, modalities: Sequence[ModalitySpec]) -> None:
         super().__init__()
@@ -69,11 +74,42 @@ def mask_modality(inputs: Inputs, modality: ModalitySpec) -> dict[str, torch.Ten
     >>> m = ModalitySpec("txt", "text", length=2, vocab=16)
     >>> mask_modality({"txt": torch.tensor([[5, 7]])}, m)["txt"].tolist()
     [[0, 0]]
+    >>> hot = torch.nn.functional.one_hot(torch.tensor([[5, 7]]), 16).float()  # one-hot text
+    >>> mask_modality({"txt": hot}, m)["txt"].argmax(-1).tolist()
+    [[0, 0]]
     """
     out = dict(inputs)
     x = inputs[modality.name]
-    out[modality.name] = torch.full_like(x, MASK_ID) if modality.kind == "text" else torch.zeros_like(x)
+    if modality.kind == "text" and x.is_floating_point():  # one-hot tokens (see embed_tokens)
+        out[modality.name] = torch.zeros_like(x).index_fill_(-1, torch.tensor([MASK_ID], device=x.device), 1.0)
+    else:
+        out[modality.name] = torch.full_like(x, MASK_ID) if modality.kind == "text" else torch.zeros_like(x)
     return out
+
+
+def embed_tokens(embedding: nn.Embedding, x: torch.Tensor) -> torch.Tensor:
+    """Embed a text modality given as token ids ``int (B, L)`` or as one-hot rows ``float (B, L, vocab)``.
+
+    Every model accepts a text modality in either form. One-hot rows ``h`` embed as
+    ``h @ embedding.weight``, so a straight line between two one-hot inputs is the straight line
+    between the two embeddings: gradients with respect to ``h`` give integrated gradients in
+    embedding space (:class:`~mxbench.explainers.whitebox.IntegratedGradients`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> emb = torch.nn.Embedding(5, 3)
+    >>> ids = torch.tensor([[1, 4]])
+    >>> hot = torch.nn.functional.one_hot(ids, 5).float()
+    >>> bool(torch.allclose(embed_tokens(emb, ids), embed_tokens(emb, hot)))
+    True
+    """
+    if x.is_floating_point():
+        if x.dim() != 3 or x.shape[-1] != embedding.num_embeddings:
+            raise ValueError(f"text inputs: expected token ids (B, L) or one-hot rows (B, L, {embedding.num_embeddings}), "
+                             f"got a float tensor of shape {tuple(x.shape)}")
+        return x @ embedding.weight
+    return embedding(x.long())
 
 
 def image_patches(x: torch.Tensor, modality: ModalitySpec) -> torch.Tensor:
@@ -142,7 +178,7 @@ class PlayerTokens(nn.Module):
             x = inputs[m.name]
             if m.kind == "image":
                 x = image_patches(x, m)
-            tokens = self.encoders[m.name](x)
+            tokens = embed_tokens(self.encoders[m.name], x) if m.kind == "text" else self.encoders[m.name](x)
             tokens = tokens + self.position[start:start + m.n_players] + self.modality[k]
             out.append(tokens)
             start += m.n_players

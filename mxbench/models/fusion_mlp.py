@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from mxbench.models.base import Inputs, TaskModel, image_patches
+from mxbench.models.base import Inputs, TaskModel, embed_tokens, image_patches
 from mxbench.spec import ModalitySpec
 
 _ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU}
@@ -92,6 +92,7 @@ class FusionMLP(TaskModel):
     """
 
     default_lr = 6e-3
+    accepts_one_hot_text = True
 
     def __init__(self, modalities: Sequence[ModalitySpec], player_dim: int = 8, encoder_hidden: int = 16,
                  hidden: int = 256, layers: int = 2, activation: str = "gelu") -> None:
@@ -152,7 +153,7 @@ class FusionMLP(TaskModel):
             elif m.kind == "image":
                 f = self.encoders[m.name](image_patches(x, m))
             else:
-                f = self.encoders[m.name](x.long()) + self.positions[m.name]
+                f = embed_tokens(self.encoders[m.name], x) + self.positions[m.name]
             out.append(f)
         return out
 
