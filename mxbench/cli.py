@@ -82,6 +82,56 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _budgets(value: str | None) -> list[int | None]:
+    if value is None:
+        return [None]
+    out: list[int | None] = []
+    for v in value.split(","):
+        v = v.strip()
+        if v in ("default", "none"):
+            out.append(None)
+            continue
+        try:
+            out.append(int(v))
+        except ValueError:
+            raise MxbenchError(f"--budgets: expected integers or 'default', got {v!r}") from None
+    return out
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from mxbench.validation.runner import DEFAULT_EXPLAINERS, DEFAULT_MODELS, validate, write_results
+
+    results = validate(args.suite, models=_split(args.models) or list(DEFAULT_MODELS),
+                       explainers=_split(args.explainers) or list(DEFAULT_EXPLAINERS), budgets=_budgets(args.budgets),
+                       seeds=[int(s) for s in (_split(args.seeds) or ["0"])], instances=args.instances,
+                       metrics=_split(args.metrics), cache_dir=args.cache, n_jobs=args.jobs, progress=not args.quiet)
+    path = write_results(results, args.out)
+    print(f"wrote {len(results)} rows to {path}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from mxbench.validation.report import write_report
+
+    print(f"report: {write_report(args.results, args.out)}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import time
+
+    from mxbench.validation.runner import run
+
+    start = time.perf_counter()
+    path = run(args.suite, args.out, instances=args.instances, n_jobs=args.jobs, progress=not args.quiet)
+    print(f"done in {time.perf_counter() - start:.0f} s; report: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mxbench`` command.
 
@@ -130,6 +180,33 @@ def build_parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="a short table of the tasks, players, terms and modality shares")
     ins.add_argument("dir", help="a dataset or suite folder")
     ins.set_defaults(func=_cmd_inspect)
+
+    val = sub.add_parser("validate", help="run explainers on tasks and models, score them, write results.parquet")
+    val.add_argument("suite", help="a suite name or a dataset / suite folder")
+    val.add_argument("--out", default="results.parquet", help="the results file (default results.parquet)")
+    val.add_argument("--models", help="comma-separated: planted and architectures (default: all)")
+    val.add_argument("--explainers", help="comma-separated explainer names (default: the main job's)")
+    val.add_argument("--budgets", help="comma-separated budgets, 'default' for each explainer's own")
+    val.add_argument("--seeds", help="comma-separated random_state values (default 0)")
+    val.add_argument("--metrics", help="comma-separated metric names (default: all)")
+    val.add_argument("--instances", type=int, default=4, help="test instances per task (default 4)")
+    val.add_argument("--cache", help="the model cache folder (default .mxbench-cache/models)")
+    val.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")
+    val.add_argument("--quiet", action="store_true", help="no progress bars")
+    val.set_defaults(func=_cmd_validate)
+
+    rep = sub.add_parser("report", help="write report.md and plots from a results file")
+    rep.add_argument("results", help="a results.parquet written by `mxbench validate` or `mxbench run`")
+    rep.add_argument("--out", required=True, help="the report folder")
+    rep.set_defaults(func=_cmd_report)
+
+    run = sub.add_parser("run", help="the main job: generate, train, explain, validate and report")
+    run.add_argument("--suite", default="smoke", help="a suite name (default smoke)")
+    run.add_argument("--out", default="mxbench-run", help="the output folder (default mxbench-run)")
+    run.add_argument("--instances", type=int, default=4, help="test instances explained per task (default 4)")
+    run.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=_cmd_run)
     return parser
 
 
@@ -156,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name, least in (("instances", 1), ("seed", 0), ("epochs", 1)):
+    for name, least in (("instances", 1), ("seed", 0), ("epochs", 1), ("jobs", 1)):
         value = getattr(args, name, None)
         if value is not None and value < least:
             print(f"mxbench: error: --{name}: must be at least {least}, got {value}", file=sys.stderr)

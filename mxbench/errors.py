@@ -64,7 +64,7 @@ class GameError(MxbenchError):
     Examples
     --------
     >>> import numpy as np
-    >>> from mxbench.games import FunctionGame
+    >>> from mxbench import FunctionGame, GameError
     >>> game = FunctionGame(lambda c: c.sum(axis=1).astype(float), n_players=3)
     >>> try:
     ...     game(np.ones((2, 4), dtype=bool))
@@ -81,5 +81,16 @@ class ExplainerError(MxbenchError):
     --------
     >>> from mxbench.errors import ExplainerError, MxbenchError
     >>> issubclass(ExplainerError, MxbenchError)
+    True
+    """
+
+
+class MetricError(MxbenchError):
+    """A validator was given a bad argument: an unknown metric name, a missing game or explainer.
+
+    Examples
+    --------
+    >>> from mxbench.errors import MetricError, MxbenchError
+    >>> issubclass(MetricError, MxbenchError)
     True
     """

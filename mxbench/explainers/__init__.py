@@ -12,6 +12,7 @@ from mxbench.explainers.lemon import LEMON
 from mxbench.explainers.lime import LIME
 from mxbench.explainers.occlusion import Occlusion
 from mxbench.explainers.permutation import MMSHAP, PermutationShapley
+from mxbench.explainers.unimodal import Unimodal
 from mxbench.explainers.whitebox import (AttentionGrad, AttentionRollout, ExpertMaps, IntegratedGradients,
                                          WhiteBoxExplainer)
 
@@ -19,6 +20,7 @@ from mxbench.explainers.whitebox import (AttentionGrad, AttentionRollout, Expert
 EXPLAINERS = {cls.name: cls for cls in (
     Exact, LEMON, LIME, KernelSHAP, PermutationShapley, MMSHAP, Occlusion, SIIProbe, RedundancyGap,
     IntegratedGradients, AttentionRollout, AttentionGrad, ExpertMaps)}
+EXPLAINERS["unimodal"] = Unimodal  # results name it "unimodal-<base>"
 
 
 def get_explainer(name: str, **params):
@@ -43,4 +45,4 @@ def get_explainer(name: str, **params):
 
 __all__ = ["BudgetedGame", "Explainer", "Explanation", "as_game", "Exact", "LEMON", "LIME", "KernelSHAP", "MMSHAP",
            "Occlusion", "PermutationShapley", "RedundancyGap", "SIIProbe", "WhiteBoxExplainer",
-           "IntegratedGradients", "AttentionRollout", "AttentionGrad", "ExpertMaps", "EXPLAINERS", "get_explainer"]
+           "IntegratedGradients", "AttentionRollout", "AttentionGrad", "ExpertMaps", "Unimodal", "EXPLAINERS", "get_explainer"]

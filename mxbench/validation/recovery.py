@@ -1,0 +1,576 @@
+"""Recovery of the planted structure: relevant players, ranks, signs, modality shares, pairs, pair kinds; cost.
+
+Every metric here compares an :class:`~mxbench.explainers.base.Explanation` with the exact
+:class:`~mxbench.validation.truth.Truth` and needs no game. Each returns tidy rows
+``(task, instance, model, explainer, metric, value)``; a value is NaN where the metric is
+undefined on that instance (e.g. no distractors), and a metric that needs pair interactions
+returns no rows for an explanation without any.
+
+Which players count (all recovery metrics):
+
+- *relevant* = planted (non-distractor) players that are **active** on the instance — not
+  dummies of its game (an ``and`` synergy whose other player is negative, a ``step`` term
+  below its threshold are dummies there, and no explainer can see them);
+- *distractors* = players in no planted term. Inactive planted players are in neither class.
+
+Redundant copies may split their credit any way (every split of a redundant latent's value is
+consistent with the game's behaviour on the data; the exact Shapley value splits it about
+evenly). The per-player metrics (``auroc``, ``precision_at_k``, ``spearman``, ``kendall``)
+score against the players one by one, so they reward the Shapley split; the ``_pooled``
+metrics and ``sign_agreement`` score each redundancy term's copies as one *unit* (their
+mean ``|φ|`` for AUROC, their signed sum for ranks and signs) and so accept any split.
+Synergistic players are individual units: both need credit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from mxbench.validation.truth import MetricError, Truth, make_rows
+
+#: Names of explainers whose interactions are a redundancy score rather than a signed SII.
+SCORE_EXPLAINERS = ("redundancy_gap", "redundancygap", "redundancy-gap", "rg")
+#: ``extras["interaction_index"]`` values that mark a redundancy score.
+SCORE_INDICES = ("rg", "redundancy_gap", "redundancy-gap", "redundancygap")
+
+
+# ---------------------------------------------------------------------- formulas
+def auc_score(positive: np.ndarray, negative: np.ndarray) -> float:
+    """Area under the ROC curve of scores: ``P(pos > neg) + P(pos = neg) / 2`` (Mann-Whitney).
+
+    Parameters
+    ----------
+    positive, negative : array_like
+        Scores of the positives and of the negatives.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; NaN when either class is empty.
+
+    Examples
+    --------
+    >>> auc_score([3.0, 1.0], [2.0, 0.0])
+    0.75
+    >>> auc_score([1.0], [1.0])
+    0.5
+    """
+    pos, neg = np.asarray(positive, dtype=np.float64), np.asarray(negative, dtype=np.float64)
+    if pos.size == 0 or neg.size == 0:
+        return float("nan")
+    ranks = stats.rankdata(np.concatenate([pos, neg]))
+    return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
+
+
+def precision_at(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """The share of true labels among the ``k`` highest scores (ties broken by position).
+
+    Parameters
+    ----------
+    scores : array_like
+        One score per item.
+    labels : array_like of bool
+        True for the items that should come first.
+    k : int
+        How many top items to look at.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; NaN when ``k < 1``.
+
+    Examples
+    --------
+    >>> precision_at([0.9, 0.1, 0.5, 0.7], [True, True, False, False], 2)
+    0.5
+    """
+    if k < 1:
+        return float("nan")
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    return float(np.asarray(labels, dtype=bool)[order[:k]].mean())
+
+
+def shares(contributions: np.ndarray) -> np.ndarray:
+    """Shares ``|c| / sum |c|`` (all zero when every contribution is zero).
+
+    Examples
+    --------
+    >>> shares([3.0, -1.0]).tolist()
+    [0.75, 0.25]
+    """
+    a = np.abs(np.asarray(contributions, dtype=np.float64))
+    total = a.sum()
+    return a / total if total > 0 else np.zeros_like(a)
+
+
+def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    """Total variation distance ``sum |p - q| / 2`` of two share vectors.
+
+    Examples
+    --------
+    >>> total_variation([0.75, 0.25], [0.5, 0.5])
+    0.25
+    """
+    return float(0.5 * np.abs(np.asarray(p, dtype=np.float64) - np.asarray(q, dtype=np.float64)).sum())
+
+
+def snap(values: np.ndarray, digits: int = 9) -> np.ndarray:
+    """Round to ``digits`` decimals relative to the largest magnitude, so floating noise makes no ranks.
+
+    Exact values computed two ways differ by ~1e-16: a dummy's 0 becomes ±1e-17 and two
+    equal values stop being tied. Rank correlations snap both vectors first.
+
+    Examples
+    --------
+    >>> snap(np.array([2.0, 1e-17, -1e-17, 1.0 + 1e-15])).tolist()
+    [2.0, 0.0, 0.0, 1.0]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    scale = float(np.abs(values).max()) if values.size else 0.0
+    if scale == 0 or not np.isfinite(scale):
+        return values
+    return np.round(values / scale, digits) * scale + 0.0
+
+
+def _rank_correlation(kind: str, a: np.ndarray, b: np.ndarray) -> float:
+    a, b = snap(a), snap(b)
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    if kind == "spearman":
+        ra, rb = stats.rankdata(a), stats.rankdata(b)
+        ra, rb = ra - ra.mean(), rb - rb.mean()
+        return float((ra * rb).sum() / np.sqrt((ra * ra).sum() * (rb * rb).sum()))
+    i, j = np.triu_indices(a.size, 1)
+    sa, sb = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])  # tau-b: ties count in neither pair total
+    return float((sa * sb).sum() / np.sqrt((sa * sa).sum() * (sb * sb).sum()))
+
+
+def interaction_reading(explanation: Any) -> str:
+    """How to read an explanation's pair interactions: ``"sii"`` (signed) or ``"score"`` (redundancy score).
+
+    ``extras["interaction_index"]`` decides when present (``"RG"``/``"redundancy_gap"`` →
+    ``"score"``, anything else → ``"sii"``); otherwise an explainer named like the
+    redundancy-gap probe (:data:`SCORE_EXPLAINERS`) gives ``"score"``, every other one
+    ``"sii"``.
+
+    Parameters
+    ----------
+    explanation : Explanation
+
+    Returns
+    -------
+    {"sii", "score"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mxbench.explainers import Explanation
+    >>> e = Explanation(np.zeros(2), np.zeros(1), ("all",), np.zeros(2, int), {(0, 1): 1.0}, explainer="sii_probe")
+    >>> interaction_reading(e)
+    'sii'
+    >>> e.extras["interaction_index"] = "RG"
+    >>> interaction_reading(e)
+    'score'
+    """
+    index = (explanation.extras or {}).get("interaction_index")
+    if index is not None:
+        return "score" if str(index).lower() in SCORE_INDICES else "sii"
+    return "score" if str(explanation.explainer).lower() in SCORE_EXPLAINERS else "sii"
+
+
+def explained_pairs(explanation: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The explanation's pairs ``(P, 2)`` (sorted, ``i < j``) and their interaction values ``(P,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mxbench.explainers import Explanation
+    >>> e = Explanation(np.zeros(3), np.zeros(1), ("all",), np.zeros(3, int), {(2, 0): 1.5, (0, 1): -1.0})
+    >>> p, v = explained_pairs(e)
+    >>> p.tolist(), v.tolist()
+    ([[0, 1], [0, 2]], [-1.0, 1.5])
+    """
+    items = sorted((explanation.interactions or {}).items())
+    pairs = np.array([k for k, _ in items], dtype=np.int64).reshape(-1, 2)
+    return pairs, np.array([v for _, v in items], dtype=np.float64)
+
+
+def pair_scores(explanation: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs and their ranking scores: ``|SII|`` for a signed reading, the score itself for a redundancy score.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mxbench.explainers import Explanation
+    >>> e = Explanation(np.zeros(3), np.zeros(1), ("all",), np.zeros(3, int), {(0, 1): -2.0, (1, 2): 1.0})
+    >>> pair_scores(e)[1].tolist()
+    [2.0, 1.0]
+    """
+    pairs, values = explained_pairs(explanation)
+    return pairs, (np.abs(values) if interaction_reading(explanation) == "sii" else values)
+
+
+def _check(explanation: Any, truth: Truth) -> np.ndarray:
+    phi = np.asarray(explanation.attributions, dtype=np.float64)
+    if phi.shape != (truth.n_players,):
+        raise MetricError(f"explanation: {phi.shape[0]} attributions, but the truth has {truth.n_players} players")
+    return phi
+
+
+def _pair_key(pairs: np.ndarray, n: int) -> np.ndarray:
+    return pairs[:, 0] * n + pairs[:, 1]
+
+
+# ---------------------------------------------------------------------- player metrics
+def auroc(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """AUROC of ``|φ|`` separating relevant players from distractors.
+
+    Row ``auroc``: higher is better, range ``[0, 1]``, 0.5 = chance; NaN without
+    distractors or relevant players.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Exact
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> rows = auroc(Exact().explain(task.game(0)), Truth.from_task(task, 0))
+    >>> rows[0]["metric"], rows[0]["value"]
+    ('auroc', 1.0)
+    """
+    phi = np.abs(_check(explanation, truth))
+    value = auc_score(phi[truth.relevant()], phi[truth.distractors()])
+    return make_rows(truth, explanation, {"auroc": value}, model, game)
+
+
+def auroc_pooled(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """AUROC over units: each redundancy term's copies scored by their mean ``|φ|``, any split accepted.
+
+    Row ``auroc_pooled``: higher is better, range ``[0, 1]``, 0.5 = chance.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Explanation
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 0)
+    >>> phi = np.abs(t.shapley)
+    >>> phi[2], phi[5] = phi[2] + phi[5], 0.0   # all the redundant credit on one copy
+    >>> e = Explanation(phi, np.zeros(2), ("a", "b"), t.modality_of)
+    >>> auroc_pooled(e, t)[0]["value"], auroc(e, t)[0]["value"]
+    (1.0, 0.9)
+    """
+    phi = np.abs(_check(explanation, truth))
+    rel, dis = truth.relevant(), truth.distractors()
+    pos, neg = [], []
+    for u in truth.units():
+        score = phi[u].mean()
+        if rel[u].any():
+            pos.append(score)
+        elif dis[u].all():
+            neg.append(score)
+    return make_rows(truth, explanation, {"auroc_pooled": auc_score(pos, neg)}, model, game)
+
+
+def precision_at_k(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """Precision of the ``k`` players with the largest ``|φ|``, ``k`` = the number of relevant players.
+
+    Ranked among relevant players and distractors (inactive planted players left out).
+    Row ``precision_at_k``: higher is better, range ``[0, 1]``; chance is
+    ``k / (relevant + distractors)``.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Exact
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> precision_at_k(Exact().explain(task.game(2)), Truth.from_task(task, 2))[0]["value"]
+    1.0
+    """
+    phi = np.abs(_check(explanation, truth))
+    rel, dis = truth.relevant(), truth.distractors()
+    known = rel | dis
+    value = precision_at(phi[known], rel[known], int(rel.sum()))
+    return make_rows(truth, explanation, {"precision_at_k": value}, model, game)
+
+
+def spearman(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """Spearman rank correlation of the attributions with the exact Shapley values (all players).
+
+    Both vectors are :func:`snap`-ped first (floating noise below 1e-9 of the largest value
+    makes no ranks).
+
+    Redundant copies are compared with their exact (about even) Shapley split; see
+    :func:`spearman_pooled` for a split-free version. Row ``spearman``: higher is better,
+    range ``[-1, 1]``, 0 = chance; NaN when either vector is constant.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Explanation
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 0)
+    >>> e = Explanation(2 * t.shapley + 1, np.zeros(2), ("a", "b"), t.modality_of)
+    >>> spearman(e, t)[0]["value"]
+    1.0
+    """
+    phi = _check(explanation, truth)
+    return make_rows(truth, explanation, {"spearman": _rank_correlation("spearman", phi, truth.shapley)}, model, game)
+
+
+def spearman_pooled(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """Spearman correlation over units (each redundancy term's copies summed), any split accepted.
+
+    Row ``spearman_pooled``: higher is better, range ``[-1, 1]``, 0 = chance.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Explanation
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 1)
+    >>> phi = t.shapley.copy()
+    >>> phi[2], phi[5] = phi[2] + phi[5], 0.0
+    >>> spearman_pooled(Explanation(phi, np.zeros(2), ("a", "b"), t.modality_of), t)[0]["value"]
+    1.0
+    """
+    phi = _check(explanation, truth)
+    units = truth.units()
+    a = np.array([phi[u].sum() for u in units])
+    b = np.array([truth.shapley[u].sum() for u in units])
+    return make_rows(truth, explanation, {"spearman_pooled": _rank_correlation("spearman", a, b)}, model, game)
+
+
+def kendall(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """Kendall's tau-b of the attributions with the exact Shapley values (all players, :func:`snap`-ped).
+
+    Row ``kendall``: higher is better, range ``[-1, 1]``, 0 = chance; NaN when either
+    vector is constant.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Explanation
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 0)
+    >>> kendall(Explanation(-t.shapley, np.zeros(2), ("a", "b"), t.modality_of), t)[0]["value"]
+    -1.0
+    """
+    phi = _check(explanation, truth)
+    return make_rows(truth, explanation, {"kendall": _rank_correlation("kendall", phi, truth.shapley)}, model, game)
+
+
+def sign_agreement(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """Share of relevant units whose attribution has the sign of the exact Shapley value.
+
+    Units as in :meth:`Truth.units` (redundant copies summed); units whose exact value is
+    zero are left out; a zero attribution counts as a disagreement. Row ``sign_agreement``:
+    higher is better, range ``[0, 1]``, 0.5 = chance.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Explanation
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 0)
+    >>> sign_agreement(Explanation(t.shapley, np.zeros(2), ("a", "b"), t.modality_of), t)[0]["value"]
+    1.0
+    """
+    phi = _check(explanation, truth)
+    rel, tol = truth.relevant(), truth.tol
+    agree = []
+    for u in truth.units():
+        exact = truth.shapley[u].sum()
+        if rel[u].any() and abs(exact) > tol:
+            agree.append(np.sign(phi[u].sum()) == np.sign(exact))
+    value = float(np.mean(agree)) if agree else float("nan")
+    return make_rows(truth, explanation, {"sign_agreement": value}, model, game)
+
+
+def modality_share_error(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None,
+                         **_: Any) -> list[dict]:
+    """Total variation between the explanation's modality shares and the exact modality Shapley shares.
+
+    Shares are ``|c_m| / sum |c|`` of ``explanation.modality`` and of the exact modality
+    Shapley values. Row ``modality_share_error``: lower is better, range ``[0, 1]``; NaN
+    when every exact modality value is zero.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Explanation
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 0)
+    >>> e = Explanation(t.shapley, t.modality_shapley, ("a", "b"), t.modality_of)
+    >>> modality_share_error(e, t)[0]["value"]
+    0.0
+    """
+    _check(explanation, truth)
+    exact = shares(truth.modality_shapley)
+    got = shares(explanation.modality)
+    if got.shape != exact.shape:
+        raise MetricError(f"explanation: {got.shape[0]} modality contributions, but the truth has {exact.shape[0]}")
+    value = total_variation(got, exact) if exact.sum() > 0 else float("nan")
+    return make_rows(truth, explanation, {"modality_share_error": value}, model, game)
+
+
+# ---------------------------------------------------------------------- pair metrics
+def pair_precision(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """Precision@P of the planted pairs among the explanation's top-ranked pairs.
+
+    Signed interactions (SII) are ranked by ``|value|`` and the targets are the planted
+    synergy and redundancy pairs; a redundancy score (:func:`interaction_reading`) is ranked
+    by its value and the targets are the planted redundancy pairs. Targets are the pairs
+    active on the instance (exact ``|SII| > tol``); ``P`` = their number. Planted pairs the
+    explanation does not score count as misses. Row ``pair_precision``: higher is better,
+    range ``[0, 1]``; NaN without active targets. No rows without interactions.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Exact
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> pair_precision(Exact().explain(task.game(0)), Truth.from_task(task, 0))[0]["value"]
+    1.0
+    """
+    _check(explanation, truth)
+    if not explanation.interactions:
+        return []
+    reading = interaction_reading(explanation)
+    ti, tj, _, tsii = truth.pair_arrays(("synergy", "redundancy") if reading == "sii" else ("redundancy",))
+    active = np.abs(tsii) > truth.tol
+    p = int(active.sum())
+    value = float("nan")
+    if p:
+        pairs, scores = pair_scores(explanation)
+        order = np.argsort(-snap(scores), kind="stable")[:p]
+        n = truth.n_players
+        hits = np.isin(_pair_key(pairs[order], n), ti[active] * n + tj[active])
+        value = float(hits.sum() / p)
+    return make_rows(truth, explanation, {"pair_precision": value}, model, game)
+
+
+def _identifiable(truth: Truth) -> np.ndarray:
+    """Boolean mask over ``truth.pair_arrays()`` of the pairs whose kind the exact values reveal."""
+    if "identifiable" not in truth._cache:
+        i, j, kind, sii = truth.pair_arrays()
+        joint = truth.shapley[i] + truth.shapley[j]
+        tol = truth.tol
+        ok = (np.abs(joint) > tol) & (np.abs(sii) > tol)
+        ok &= (np.sign(sii) == np.sign(joint)) == (kind == "synergy")
+        truth._cache["identifiable"] = ok
+    return truth._cache["identifiable"]
+
+
+def identifiable_pairs(truth: Truth) -> "Any":
+    """The planted pairs whose kind the exact values reveal on this instance.
+
+    A pair's *joint credit* is ``φ_i + φ_j``. A synergistic pair's SII has the sign of its
+    joint credit; a redundant pair's SII has the opposite sign (DESIGN §2). A pair counts
+    when the exact SII and joint credit are both nonzero and the exact reading gives the
+    planted kind (redundant copies of opposite signs, inactive terms are left out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of :attr:`Truth.pairs` (kinds ``synergy`` and ``redundancy``).
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> identifiable_pairs(Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 0))["kind"].tolist()
+    ['synergy', 'redundancy']
+    """
+    return truth.planted_pairs()[_identifiable(truth)]
+
+
+def pair_kind_accuracy(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None,
+                       threshold: float = 0.0, **_: Any) -> list[dict]:
+    """Accuracy of the synergy / redundancy kind read from the explanation, over identifiable planted pairs.
+
+    The reading (:func:`interaction_reading`):
+
+    - signed interactions (SIIProbe, exact SII): *synergy* when the pair's interaction has
+      the sign of its joint credit ``φ_i + φ_j`` in the same explanation, *redundancy* when
+      the signs differ (a zero interaction counts as wrong; when the explanation gives both
+      players exactly 0 — a pure interaction probe — the exact joint credit orients it);
+    - a redundancy score (RedundancyGap): *redundancy* when the score exceeds ``threshold``,
+      else *synergy*.
+
+    Scored over :func:`identifiable_pairs` that the explanation covers. Row
+    ``pair_kind_accuracy``: higher is better, range ``[0, 1]``, 0.5 = chance; NaN without
+    identifiable covered pairs. No rows without interactions.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Exact
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> pair_kind_accuracy(Exact().explain(task.game(0)), Truth.from_task(task, 0))[0]["value"]
+    1.0
+    """
+    phi = _check(explanation, truth)
+    if not explanation.interactions:
+        return []
+    pi, pj, kinds, _ = truth.pair_arrays()
+    ok = _identifiable(truth)
+    inter = explanation.interactions
+    reading = interaction_reading(explanation)
+    correct = []
+    for i, j, kind in zip(pi[ok].tolist(), pj[ok].tolist(), kinds[ok].tolist()):
+        if (i, j) not in inter:
+            continue
+        value = inter[(i, j)]
+        if reading == "score":
+            guess = "redundancy" if value > threshold else "synergy"
+        else:
+            joint = phi[i] + phi[j]
+            if joint == 0:  # a pure interaction probe gives no player credit: orient by the exact joint credit
+                joint = truth.shapley[i] + truth.shapley[j]
+            guess = None if value == 0 or joint == 0 else (
+                "synergy" if np.sign(value) == np.sign(joint) else "redundancy")
+        correct.append(guess == kind)
+    value = float(np.mean(correct)) if correct else float("nan")
+    return make_rows(truth, explanation, {"pair_kind_accuracy": value}, model, game)
+
+
+# ---------------------------------------------------------------------- cost
+def n_queries(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """The distinct game queries the explanation cost.
+
+    Row ``n_queries``: lower is better, range ``[0, inf)``.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> from mxbench.explainers import Exact
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> n_queries(Exact().explain(task.game(0)), Truth.from_task(task, 0))[0]["value"]
+    64.0
+    """
+    return make_rows(truth, explanation, {"n_queries": float(explanation.n_queries)}, model, game)
+
+
+def seconds(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """The wall time of the explanation.
+
+    Row ``seconds``: lower is better, range ``[0, inf)``.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> from mxbench.explainers import Exact
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> seconds(Exact().explain(task.game(0)), Truth.from_task(task, 0))[0]["value"] >= 0
+    True
+    """
+    return make_rows(truth, explanation, {"seconds": float(explanation.seconds)}, model, game)

@@ -1,0 +1,522 @@
+"""The benchmark runner: tasks × models × explainers × budgets × seeds -> one tidy results frame.
+
+:func:`validate` runs the grid. Work is cut into units of one (task, model): each unit builds
+the games of the chosen test instances, runs every explainer at every budget and seed, and
+scores each explanation with the validators (:func:`mxbench.validation.evaluate`). Units run
+in parallel processes (joblib) with one BLAS / torch thread each. Trained models come from
+:func:`train_models`, which reuses models cached on disk (keyed by the task's spec hash, the
+architecture, the seed and the training settings) and trains the missing ones in parallel.
+
+The results hold one row per (task, instance, model, explainer, budget, seed, metric) with the
+columns :data:`RESULT_COLUMNS`; ``certified`` is False for rows on a model that failed its
+certificate, and :func:`certified_only` keeps the certified rows only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from mxbench.errors import ExplainerError, MxbenchError
+from mxbench.task import Task
+
+#: The columns of :func:`validate`'s frame, in order.
+RESULT_COLUMNS = ("task", "instance", "model", "certified", "explainer", "budget", "seed", "metric", "value")
+#: The model name of the planted game itself (the truth, no trained model).
+PLANTED = "planted"
+#: The models of the main job.
+DEFAULT_MODELS = (PLANTED, "fusion_mlp", "transformer", "fl_i2moe")
+#: The explainers of the main job.
+DEFAULT_EXPLAINERS = ("lemon", "sii-probe", "redundancy-gap", "kernelshap", "lime", "integrated_gradients",
+                      "attention_rollout", "attention_grad", "expert_maps")
+#: Results file schema marker (stored in the Parquet metadata).
+RESULTS_SCHEMA = "mxbench-results/1"
+
+
+class RunnerError(MxbenchError):
+    """A bad argument to the runner or the report: unknown names, an empty suite, a foreign results file.
+
+    Examples
+    --------
+    >>> from mxbench.errors import MxbenchError
+    >>> issubclass(RunnerError, MxbenchError)
+    True
+    """
+
+
+def _limit_threads() -> None:
+    """One BLAS and one torch thread per worker process (the workers are the parallelism)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def resolve_tasks(suite: str | Task | Sequence[Any], instances: int | None = None) -> list[Task]:
+    """Tasks from a suite name, a dataset folder, a Task or a list of them.
+
+    Raises
+    ------
+    RunnerError
+        The suite is empty.
+
+    Examples
+    --------
+    >>> [t.spec.name for t in resolve_tasks("smoke", instances=16)]
+    ['smoke-tab-txt', 'smoke-img-txt', 'smoke-mix3']
+    """
+    import mxbench
+    from mxbench.generators.suites import SUITES
+
+    items = [suite] if isinstance(suite, (str, Path, Task)) else list(suite)
+    tasks: list[Task] = []
+    for item in items:
+        if isinstance(item, Task):
+            tasks.append(item)
+        elif isinstance(item, str) and item in SUITES:
+            tasks += mxbench.generate(item, instances=instances)
+        elif isinstance(item, (str, Path)) and Path(item).is_dir():
+            from mxbench.data import dataset_folders
+
+            tasks += [mxbench.load(folder) for folder in dataset_folders(item)]
+        else:
+            raise RunnerError(f"suite: {item!r} is neither a suite name ({', '.join(SUITES)}), a dataset folder "
+                              f"nor a Task")
+    if not tasks:
+        raise RunnerError(f"suite: {suite!r} holds no tasks")
+    return tasks
+
+
+def _settings_key(arch: str, seed: int, options: Mapping[str, Any]) -> str:
+    from mxbench.spec import canonical_json
+
+    return hashlib.sha256(canonical_json({"arch": arch, "seed": seed, "options": dict(options)}).encode()).hexdigest()[:10]
+
+
+def model_folder(cache_dir: str | Path, task: Task, arch: str, seed: int = 0,
+                 options: Mapping[str, Any] | None = None) -> Path:
+    """Where :func:`train_models` keeps a trained model: ``{task}-{arch}-s{seed}-{spec}{settings}``.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> task = mxbench.generate("smoke", instances=8)[0]
+    >>> model_folder("cache", task, "fusion_mlp").name[:28]
+    'smoke-tab-txt-fusion_mlp-s0-'
+    """
+    key = task.spec.spec_hash()[:10] + _settings_key(arch, seed, options or {})
+    return Path(cache_dir) / f"{task.spec.name}-{arch}-s{seed}-{key}"
+
+
+def _train_one(task: Task, arch: str, seed: int, folder: Path, options: Mapping[str, Any]) -> tuple[str, float]:
+    _limit_threads()
+    from mxbench.models import load, train
+
+    if (folder / "config.json").is_file():
+        return str(folder), load(folder, task).seconds
+    model = train(task, arch, random_state=seed, **dict(options))
+    model.save(folder, overwrite=True)
+    return str(folder), model.seconds
+
+
+def train_models(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | Path, *, seed: int = 0,
+                 options: Mapping[str, Any] | None = None, n_jobs: int | None = None,
+                 progress: bool = True) -> dict[tuple[str, str], Path]:
+    """Train (or reuse) one model per (task, architecture); return their folders.
+
+    Parameters
+    ----------
+    tasks : list of Task
+        The tasks (each needs a training split).
+    archs : list of str
+        Architecture names (:data:`mxbench.models.train.ARCHITECTURES`).
+    cache_dir : str or Path
+        Where the model folders live; a folder already there is loaded, not retrained.
+    seed : int
+        The training seed.
+    options : dict, optional
+        Keyword arguments for :func:`mxbench.models.train` (epochs, config, ...); part of the
+        cache key.
+    n_jobs : int, optional
+        Parallel processes (default: the machine's cores).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        ``(task name, arch) -> model folder``.
+
+    Examples
+    --------
+    >>> import mxbench, tempfile
+    >>> task = mxbench.generate("smoke", instances=200)[0]
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     folders = train_models([task], ["fusion_mlp"], d, options={"epochs": 1, "certify": False},
+    ...                            n_jobs=1, progress=False)
+    ...     sorted(folders) == [("smoke-tab-txt", "fusion_mlp")]
+    True
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    from mxbench.models.train import ARCHITECTURES
+
+    for arch in archs:
+        if arch not in ARCHITECTURES:
+            raise RunnerError(f"models: unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
+    options = dict(options or {})
+    jobs = [(task, arch, model_folder(cache_dir, task, arch, seed, options)) for task in tasks for arch in archs]
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    n_jobs = n_jobs or os.cpu_count() or 1
+    out: dict[tuple[str, str], Path] = {}
+    bar = tqdm(total=len(jobs), desc="train", unit="model", disable=not progress)
+    # the slowest architectures first, so the parallel tail is short
+    order = sorted(range(len(jobs)), key=lambda k: -list(ARCHITECTURES).index(jobs[k][1]))
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(_train_one)(jobs[k][0], jobs[k][1], seed, jobs[k][2], options) for k in order) if n_jobs > 1 else (
+        _train_one(jobs[k][0], jobs[k][1], seed, jobs[k][2], options) for k in order)
+    by_folder = {str(j[2]): j for j in jobs}
+    for folder, _ in results:
+        task, arch, _ = by_folder[folder]
+        out[(task.spec.name, arch)] = Path(folder)
+        bar.update(1)
+    bar.close()
+    return {k: out[k] for k in sorted(out)}
+
+
+def explainer_specs(explainers: Iterable[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Normalise explainer names / ``(name, params)`` pairs, checking every name.
+
+    Raises
+    ------
+    RunnerError
+        An unknown explainer name.
+
+    Examples
+    --------
+    >>> explainer_specs(["kernelshap", ("lemon", {"alpha": 0.5})])
+    [('kernelshap', {}), ('lemon', {'alpha': 0.5})]
+    """
+    from mxbench.explainers import EXPLAINERS
+
+    out = []
+    for item in explainers:
+        name, params = (item, {}) if isinstance(item, str) else (item[0], dict(item[1]))
+        if name not in EXPLAINERS:
+            raise RunnerError(f"explainers: unknown explainer {name!r} (choose from {', '.join(EXPLAINERS)})")
+        out.append((name, params))
+    if not out:
+        raise RunnerError("explainers: no explainer given")
+    return out
+
+
+def _is_whitebox(name: str) -> bool:
+    from mxbench.explainers import EXPLAINERS, WhiteBoxExplainer
+
+    return issubclass(EXPLAINERS[name], WhiteBoxExplainer)
+
+
+def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple[str, dict]],
+              budgets: Sequence[int | None], seeds: Sequence[int], rows: Sequence[int],
+              metrics: Sequence[str] | None) -> pd.DataFrame:
+    _limit_threads()
+    from mxbench.explainers import EXPLAINERS
+    from mxbench.models import load
+    from mxbench.validation import evaluate, get_metric
+    from mxbench.validation.truth import Truth
+
+    model = load(folder, task) if folder else None
+    certified = True if model is None else bool(model.certificate is not None and model.certificate.passed)
+    truths = {i: t for i, t in zip(rows, Truth.from_task_many(task, list(rows)))}
+    frames = []
+    for name, params in specs:
+        cls = EXPLAINERS[name]
+        whitebox = _is_whitebox(name)
+        if whitebox and model is None:
+            continue
+        budgeted = "budget" in cls.__init__.__code__.co_varnames and not whitebox
+        for budget in (budgets if budgeted else (None,)):
+            for seed in seeds:
+                kwargs = dict(params)
+                if budgeted and budget is not None:
+                    kwargs["budget"] = int(budget)
+                if "random_state" in cls.__init__.__code__.co_varnames:
+                    kwargs["random_state"] = seed
+                explainer = cls(**kwargs)
+                chosen = None if metrics is None else [m for m in metrics
+                                                       if not (whitebox and get_metric(m).needs_explainer)]
+                for i in rows:
+                    game = model.game(task, i) if model is not None else task.game(i)
+                    try:
+                        e = explainer.explain(model, task, i) if whitebox else explainer.explain(game)
+                    except ExplainerError as err:
+                        if i == rows[0]:  # the method does not apply here (a budget below its minimum,
+                            # an architecture without attention): skip it on this unit, and say so
+                            warnings.warn(f"{name} skipped on {task.spec.name} / {model_name}: {err}", stacklevel=1)
+                            break
+                        raise
+                    if chosen is None:
+                        chosen_i = [m for m in _default_metrics() if not (whitebox and get_metric(m).needs_explainer)]
+                    else:
+                        chosen_i = chosen
+                    frame = evaluate(e, truths[i], chosen_i, game=game, explainer=None if whitebox else explainer,
+                                     task=task, model=model_name)
+                    frame["budget"] = -1 if budget is None or not budgeted else int(budget)
+                    frame["seed"] = seed
+                    frame["explainer"] = e.explainer
+                    frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+    out = pd.concat(frames, ignore_index=True)
+    out["model"] = model_name
+    out["certified"] = certified
+    return out[list(RESULT_COLUMNS)]
+
+
+def _default_metrics() -> list[str]:
+    """Every registered metric (the runner gives each the game, the explainer and the task)."""
+    from mxbench.validation import METRICS
+
+    return list(METRICS)
+
+
+def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[str] = DEFAULT_MODELS,
+             explainers: Sequence[Any] = DEFAULT_EXPLAINERS, budgets: Sequence[int | None] = (None,),
+             seeds: Sequence[int] = (0,), instances: int = 4, metrics: Sequence[str] | None = None,
+             cache_dir: str | Path | None = None, train_options: Mapping[str, Any] | None = None,
+             n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Run explainers on tasks and models and score them against the exact truth.
+
+    Parameters
+    ----------
+    suite : str, Task, folder or list of them
+        A suite name (``"smoke"``, ``"standard"``, ...), a dataset folder, tasks.
+    models : list of str
+        ``"planted"`` (the planted game itself) and architecture names; models are trained
+        (or reused from ``cache_dir``) first.
+    explainers : list of str or (str, dict)
+        Explainer names (:data:`mxbench.explainers.EXPLAINERS`), optionally with parameters.
+        White-box explainers run only on models they support.
+    budgets : list of int or None
+        Budgets for the black-box explainers that take one (None: the explainer's default;
+        a budget below a method's minimum skips that method at that budget).
+    seeds : list of int
+        ``random_state`` values.
+    instances : int
+        Test instances explained per task (the first of the test split).
+    metrics : list of str, optional
+        Metric names (default: all registered metrics).
+    cache_dir : str or Path, optional
+        Model cache (default: ``.mxbench-cache/models`` in the working folder).
+    train_options : dict, optional
+        Keyword arguments for :func:`mxbench.models.train`.
+    n_jobs : int, optional
+        Parallel processes (default: the machine's cores).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`RESULT_COLUMNS`, sorted.
+
+    Raises
+    ------
+    RunnerError
+        Unknown model, explainer or metric names, an empty suite, bad numbers.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> task = mxbench.generate("smoke", instances=64)[0]
+    >>> frame = validate(task, models=["planted"], explainers=["kernelshap"], budgets=[64],
+    ...                  metrics=["auroc"], instances=2, n_jobs=1, progress=False)
+    >>> frame[["model", "explainer", "budget", "metric"]].drop_duplicates().values.tolist()
+    [['planted', 'kernelshap', 64, 'auroc']]
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    from mxbench.validation import get_metric
+
+    tasks = resolve_tasks(suite)
+    specs = explainer_specs(explainers)
+    for m in metrics or ():
+        try:
+            get_metric(m)
+        except MxbenchError as e:
+            raise RunnerError(str(e)) from None
+    if not models:
+        raise RunnerError("models: no model given")
+    if not isinstance(instances, int) or instances < 1:
+        raise RunnerError(f"instances: expected a positive integer, got {instances!r}")
+    for b in budgets:
+        if b is not None and (not isinstance(b, (int, np.integer)) or b < 1):
+            raise RunnerError(f"budgets: expected positive integers or None, got {b!r}")
+    if not seeds:
+        raise RunnerError("seeds: no seed given")
+    archs = [m for m in models if m != PLANTED]
+    folders: dict[tuple[str, str], Path] = {}
+    if archs:
+        cache = Path(cache_dir) if cache_dir is not None else Path(".mxbench-cache") / "models"
+        folders = train_models(tasks, archs, cache, options=train_options, n_jobs=n_jobs, progress=progress)
+    units = []
+    for task in tasks:
+        test = task.split_indices("test")
+        rows = [int(i) for i in (test if len(test) else np.arange(task.n_instances))[:instances]]
+        for m in models:
+            folder = None if m == PLANTED else str(folders[(task.spec.name, m)])
+            units.append((task, m, folder, rows))
+    n_jobs = n_jobs or os.cpu_count() or 1
+    call = [delayed(_run_unit)(t, m, f, specs, list(budgets), list(seeds), r, metrics) for t, m, f, r in units]
+    bar = tqdm(total=len(units), desc="validate", unit="unit", disable=not progress)
+    frames = []
+    for frame in (Parallel(n_jobs=n_jobs, return_as="generator_unordered")(call) if n_jobs > 1
+                  else (_run_unit(t, m, f, specs, list(budgets), list(seeds), r, metrics) for t, m, f, r in units)):
+        frames.append(frame)
+        bar.update(1)
+    bar.close()
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(["task", "model", "explainer", "budget", "seed", "instance", "metric"], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def certified_only(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows on the planted games and on certified models.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"model": ["planted", "transformer"], "certified": [True, False]})
+    >>> certified_only(frame)["model"].tolist()
+    ['planted']
+    """
+    return results[results["certified"].astype(bool)]
+
+
+def write_results(results: pd.DataFrame, path: str | Path) -> Path:
+    """Write a results frame as Parquet (atomically), marked with :data:`RESULTS_SCHEMA`.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, os
+    >>> frame = pd.DataFrame({c: [] for c in RESULT_COLUMNS})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = write_results(frame, os.path.join(d, "results.parquet"))
+    ...     len(read_results(p))
+    0
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    missing = [c for c in RESULT_COLUMNS if c not in results.columns]
+    if missing:
+        raise RunnerError(f"results: missing columns {missing}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(results[list(RESULT_COLUMNS)].astype(
+        {"task": str, "instance": "int64", "model": str, "certified": bool, "explainer": str, "budget": "int64",
+         "seed": "int64", "metric": str, "value": "float64"}), preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"mxbench": RESULTS_SCHEMA.encode()})
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read a results file written by :func:`write_results`.
+
+    Raises
+    ------
+    RunnerError
+        The file is missing, not Parquet, or of another schema.
+
+    Examples
+    --------
+    >>> try:
+    ...     read_results("/nonexistent/results.parquet")
+    ... except RunnerError as e:
+    ...     print(str(e))
+    results: no file at /nonexistent/results.parquet
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise RunnerError(f"results: no file at {path}")
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # noqa: BLE001 - any pyarrow failure means "not a results file"
+        raise RunnerError(f"results: {path} is not a Parquet file ({type(e).__name__})") from None
+    marker = (table.schema.metadata or {}).get(b"mxbench", b"").decode(errors="replace")
+    if marker != RESULTS_SCHEMA:
+        raise RunnerError(f"results: {path} is not an mxbench results file of schema {RESULTS_SCHEMA!r} "
+                          f"(found {marker or 'no marker'!r})")
+    frame = table.to_pandas()
+    if list(frame.columns) != list(RESULT_COLUMNS):
+        raise RunnerError(f"results: {path} has columns {list(frame.columns)}, expected {list(RESULT_COLUMNS)}")
+    return frame
+
+
+def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequence[str] = DEFAULT_MODELS,
+        explainers: Sequence[Any] = DEFAULT_EXPLAINERS, budgets: Sequence[int | None] = (None,),
+        instances: int = 4, n_jobs: int | None = None, progress: bool = True) -> Path:
+    """The main job: generate, train, explain, validate and report; return the report's path.
+
+    Writes ``out/data`` (the suite's Parquet datasets; reused when already there and intact),
+    ``out/models`` (trained models; reused), ``out/results.parquet`` and ``out/report/``.
+
+    Parameters
+    ----------
+    suite : str
+        A suite name.
+    out : str or Path
+        The output folder.
+    models, explainers, budgets, instances, n_jobs, progress
+        As in :func:`validate`.
+
+    Returns
+    -------
+    Path
+        ``out/report/report.md``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:  # doctest: +SKIP
+    ...     run("smoke", d)
+    """
+    from mxbench.data import load_suite, write
+    from mxbench.generators.suites import SUITES
+    from mxbench.validation.report import write_report
+
+    if suite not in SUITES:
+        raise RunnerError(f"suite: unknown suite {suite!r} (choose from {', '.join(SUITES)})")
+    out = Path(out)
+    data = out / "data"
+    if (data / "suite.json").is_file():
+        tasks = list(load_suite(data).values())
+    else:
+        write(suite, data, overwrite=data.exists(), progress=progress)
+        tasks = list(load_suite(data).values())
+    results = validate(tasks, models=models, explainers=explainers, budgets=budgets, instances=instances,
+                       cache_dir=out / "models", n_jobs=n_jobs, progress=progress)
+    write_results(results, out / "results.parquet")
+    return write_report(results, out / "report")
