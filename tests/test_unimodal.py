@@ -52,3 +52,20 @@ def test_unimodal_splits_its_budget_and_checks_its_base():
         Unimodal("integrated_gradients").explain(task.game(0))
     with pytest.raises(ExplainerError, match="base"):
         get_explainer("unimodal", base="nope").explain(task.game(0))
+
+
+def test_attribution_gap_separates_unimodal_from_joint_explanations():
+    from mxbench.validation import evaluate
+    from mxbench.validation.truth import Truth
+
+    spec = {"name": "gap", "instances": 16, "seed": 0, "modalities": [
+        {"name": "a", "kind": "tabular", "features": 3}, {"name": "b", "kind": "tabular", "features": 3}],
+        "terms": [{"kind": "synergy", "players": ["a:0", "b:0"], "weight": 1.0},
+                  {"kind": "unique", "players": ["a:1"]}]}
+    task = mxbench.generate(spec)
+    for i in range(4):
+        truth, game = Truth.from_task(task, i), task.game(i)
+        joint = evaluate(Exact().explain(game), truth, ["attribution_gap"])["value"].item()
+        uni = evaluate(Unimodal("exact").explain(game), truth, ["attribution_gap"])["value"].item()
+        assert joint == pytest.approx(0.0, abs=1e-12)
+        assert uni == pytest.approx(1.0, abs=1e-9)  # each player credited with the whole product: twice its share

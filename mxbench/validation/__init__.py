@@ -129,6 +129,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("kendall", recovery.kendall, "higher", (-1.0, 1.0), "recovery"),
     Metric("sign_agreement", recovery.sign_agreement, "higher", (0.0, 1.0), "recovery"),
     Metric("modality_share_error", recovery.modality_share_error, "lower", (0.0, 1.0), "recovery"),
+    Metric("attribution_gap", recovery.attribution_gap, "lower", (0.0, INF), "recovery"),
     Metric("pair_precision", recovery.pair_precision, "higher", (0.0, 1.0), "recovery"),
     Metric("pair_kind_accuracy", recovery.pair_kind_accuracy, "higher", (0.0, 1.0), "recovery"),
     # faithfulness
@@ -241,7 +242,7 @@ def evaluate(explanation: Any, truth: Truth, metrics: Iterable[str] | None = Non
     >>> task = mxbench.generate(EXAMPLE_SPEC)
     >>> frame = evaluate(Exact().explain(task.game(0)), Truth.from_task(task, 0))
     >>> sorted(frame["metric"].map(lambda m: parse_metric(m)[0]).unique())[:3]
-    ['auroc', 'auroc_pooled', 'dummy']
+    ['attribution_gap', 'auroc', 'auroc_pooled']
     """
     context = {"game": game, "explainer": explainer, "task": task, "model": model}
     options = dict(options or {})

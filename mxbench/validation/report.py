@@ -194,7 +194,7 @@ def _question_pairs(results: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     return "\n".join(text), t
 
 
-def write_report(results: pd.DataFrame | str | Path, out: str | Path) -> Path:
+def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any = None) -> Path:
     """Write ``report.md`` and its PNG plots into ``out``; return the report's path.
 
     Parameters
@@ -203,6 +203,8 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path) -> Path:
         A results frame, or a ``results.parquet`` written by :func:`~mxbench.validation.runner.write_results`.
     out : str or Path
         The report folder (created; files in it are replaced).
+    task : Task, optional
+        A planted task to draw the example figures from (:func:`example_figures`).
 
     Raises
     ------
@@ -323,6 +325,8 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path) -> Path:
                   "values, for explanations computed one modality at a time (`unimodal`) and jointly:", "",
                   markdown_table(t), ""]
 
+    if task is not None:
+        lines += ["## Example instance", ""] + example_figures(task, out)
     # plots of the leaderboard
     if _plot_bars(board, "modality_share_error", out / "modality_share_error.png",
                   "modality-share error (total variation; lower is better)", "error"):
@@ -337,3 +341,75 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path) -> Path:
     tmp.write_text("\n".join(lines), encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def example_figures(task: Any, out: str | Path, instance: int | None = None, budget: int = 1024,
+                    random_state: int = 0) -> list[str]:
+    """Figures of one planted instance: exact against estimated pair interactions, and deletion curves.
+
+    Draws ``interactions.png`` (the exact SII matrix next to SIIProbe's estimate at ``budget``
+    queries) and ``deletion_curves.png`` (deletion curves of several explainers and of the
+    exact Shapley ranking). Returns the markdown lines that show them.
+
+    Examples
+    --------
+    >>> import mxbench, tempfile
+    >>> task = mxbench.generate("smoke", instances=16)[0]
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     lines = example_figures(task, d, budget=512)
+    ...     sorted(p.name for p in Path(d).glob("*.png"))
+    ['deletion_curves.png', 'interactions.png']
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mxbench.explainers import KernelSHAP, LEMON, LIME, SIIProbe
+    from mxbench.validation.faithfulness import curves
+    from mxbench.validation.truth import Truth
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if instance is None:
+        test = task.split_indices("test")
+        instance = int(test[0]) if len(test) else 0
+    truth = Truth.from_task(task, instance)
+    names = task.player_names
+    probe = SIIProbe(budget=budget, random_state=random_state).explain(task.game(instance))
+    est = probe.interaction_matrix(fill=0.0)
+    exact = truth.sii.copy()
+    lim = float(max(np.abs(exact).max(), np.abs(est).max(), 1e-12))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.8))
+    for ax, m, title in ((axes[0], exact, "exact SII"), (axes[1], est, f"SIIProbe, {probe.n_queries} queries")):
+        im = ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_xticks(range(len(names)))
+        ax.set_yticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=90, fontsize=7)
+        ax.set_yticklabels(names, fontsize=7)
+        ax.set_title(title)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="pair interaction")
+    fig.suptitle(f"{task.spec.name}, instance {instance}: pair interactions")
+    fig.savefig(out / "interactions.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    exact_drawn = False
+    for explainer in (LEMON(random_state=random_state), KernelSHAP(random_state=random_state),
+                      LIME(random_state=random_state)):
+        e = explainer.explain(task.game(instance))
+        c = curves(e, truth, task.game(instance))
+        ax.plot(c["fraction"], c["deletion"], marker=".", label=f"{e.explainer} ({e.n_queries} queries)")
+        if not exact_drawn:
+            ax.plot(c["fraction"], c["deletion_exact"], color="black", linestyle="--", label="exact Shapley ranking")
+            exact_drawn = True
+    ax.set_xlabel("fraction of players removed (most important first)")
+    ax.set_ylabel("normalised output")
+    ax.set_title(f"deletion curves, {task.spec.name} instance {instance} (lower is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "deletion_curves.png", dpi=110)
+    plt.close(fig)
+    return ["![exact against estimated pair interactions](interactions.png)", "",
+            "![deletion curves](deletion_curves.png)", ""]

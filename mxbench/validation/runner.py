@@ -34,7 +34,10 @@ PLANTED = "planted"
 DEFAULT_MODELS = (PLANTED, "fusion_mlp", "transformer", "fl_i2moe")
 #: The explainers of the main job.
 DEFAULT_EXPLAINERS = ("lemon", "sii-probe", "redundancy-gap", "kernelshap", "lime", "integrated_gradients",
-                      "attention_rollout", "attention_grad", "expert_maps")
+                      "attention_rollout", "attention_grad", "expert_maps", ("unimodal", {"base": "kernelshap"}))
+#: Explainers and budgets of the main job's recovery-against-queries pass (planted games).
+CURVE_EXPLAINERS = ("lemon", "mmshap", "permutation", "kernelshap")
+CURVE_BUDGETS = (8, 16, 32, 64, 128, 256, 512, 1024)
 #: Results file schema marker (stored in the Parquet metadata).
 RESULTS_SCHEMA = "mxbench-results/1"
 
@@ -477,7 +480,8 @@ def read_results(path: str | Path) -> pd.DataFrame:
 
 def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequence[str] = DEFAULT_MODELS,
         explainers: Sequence[Any] = DEFAULT_EXPLAINERS, budgets: Sequence[int | None] = (None,),
-        instances: int = 4, n_jobs: int | None = None, progress: bool = True) -> Path:
+        instances: int = 4, train_options: Mapping[str, Any] | None = None, n_jobs: int | None = None,
+        progress: bool = True) -> Path:
     """The main job: generate, train, explain, validate and report; return the report's path.
 
     Writes ``out/data`` (the suite's Parquet datasets; reused when already there and intact),
@@ -489,7 +493,7 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
         A suite name.
     out : str or Path
         The output folder.
-    models, explainers, budgets, instances, n_jobs, progress
+    models, explainers, budgets, instances, train_options, n_jobs, progress
         As in :func:`validate`.
 
     Returns
@@ -517,6 +521,11 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
         write(suite, data, overwrite=data.exists(), progress=progress)
         tasks = list(load_suite(data).values())
     results = validate(tasks, models=models, explainers=explainers, budgets=budgets, instances=instances,
-                       cache_dir=out / "models", n_jobs=n_jobs, progress=progress)
+                       cache_dir=out / "models", train_options=train_options, n_jobs=n_jobs, progress=progress)
+    # recovery against queries on the planted games, for question 1 of the report
+    curve = validate(tasks, models=[PLANTED], explainers=CURVE_EXPLAINERS, budgets=CURVE_BUDGETS,
+                     instances=instances, metrics=["auroc", "modality_share_error", "n_queries"], n_jobs=n_jobs,
+                     progress=progress)
+    results = pd.concat([results, curve], ignore_index=True)
     write_results(results, out / "results.parquet")
-    return write_report(results, out / "report")
+    return write_report(results, out / "report", task=tasks[0])
