@@ -55,7 +55,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke suite only")
     parser.add_argument("--archs", default=",".join(ARCHITECTURES), help="comma-separated architectures")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    # one thread per model: these models are too small for intra-op parallelism to pay (two
+    # threads ran them slower), and the runner trains one model per core in parallel
+    torch.set_num_threads(1)
     tasks = mxbench.generate("smoke")
     if not args.quick:
         spec = next(s for s in suite_specs("standard") if s.name == "tab-img-16-lo")

@@ -135,8 +135,8 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
     (:func:`sample_coalitions`), masks the raw inputs by the one masking rule and computes
     the target from ``f*`` on the masked input. Adam; the weights of the epoch with the lowest
     loss on a fixed masked validation set are kept; training stops after ``patience``
-    epochs without improvement, or as soon as the validation R² (of the model's output — the
-    probability for classification — against the target) reaches ``target_r2``: a model that
+    epochs without improvement, or as soon as the validation R² (of the model's output against
+    ``f*`` on the masked inputs — logits for classification) reaches ``target_r2``: a model that
     fits the masked planted function that well is past what the certificate asks
     (R² >= 0.95), and further epochs only cost time. Everything is seeded by ``random_state``.
 
@@ -221,7 +221,9 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
     val_coal = sample_coalitions(np.random.default_rng([random_state, 8]), len(val_rows), task.modality_of)
     val_inputs, val_f = _masked_batch(task, val_rows, val_coal)
     val_x, val_y = to_tensors(val_inputs, device), _target(val_f, classification).to(device)
-    val_var = float(val_y.var(unbiased=False))
+    # R² on the scale of f* (logits for classification), as the certificate measures it
+    val_f_t = torch.from_numpy(val_f).float().to(device)
+    val_var = float(val_f_t.var(unbiased=False))
 
     best, best_loss, stale, history = None, float("inf"), 0, []
     start = time.perf_counter()
@@ -243,8 +245,7 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
         with torch.no_grad():
             out = _predict(module, val_x, 4096)
             val_loss = float(loss_fn(out, val_y))
-            pred = torch.sigmoid(out) if classification else out
-            val_r2 = 1.0 - float(((pred - val_y) ** 2).mean()) / val_var if val_var > 0 else 0.0
+            val_r2 = 1.0 - float(((out - val_f_t) ** 2).mean()) / val_var if val_var > 0 else 0.0
         history.append({"train_loss": total / per_epoch, "val_loss": val_loss, "val_r2": val_r2})
         bar.set_postfix(val=f"{val_loss:.4f}", r2=f"{val_r2:.4f}")
         if val_loss < best_loss - 1e-6:
