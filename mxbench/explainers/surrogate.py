@@ -150,7 +150,7 @@ def fill_budget(draw: Callable[[int], np.ndarray], fixed: np.ndarray, n_distinct
 
     Batches from ``draw(k)`` are appended; the result is cut just before the first row that
     would make the distinct count exceed ``n_distinct``, and drawing stops after ``max_draws``
-    rows (when the coalition space is smaller than the budget). Repeated coalitions stay in the
+    rows or once every coalition has been drawn. Repeated coalitions stay in the
     sample (they are repeated draws of the sampling distribution and cost no query).
 
     Parameters
@@ -177,6 +177,8 @@ def fill_budget(draw: Callable[[int], np.ndarray], fixed: np.ndarray, n_distinct
     5
     """
     rows = [np.asarray(fixed, dtype=bool)]
+    n = rows[0].shape[1]
+    space = 2**n if n < 62 else np.inf
     drawn = 0
     while True:
         allrows = np.concatenate(rows)
@@ -184,11 +186,12 @@ def fill_budget(draw: Callable[[int], np.ndarray], fixed: np.ndarray, n_distinct
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         is_new = first[inverse.ravel()] == np.arange(len(keys))
         count = np.cumsum(is_new)
-        if count[-1] > n_distinct:
+        total = int(count[-1]) if len(count) else 0
+        if total > n_distinct:
             return allrows[:int(np.searchsorted(count, n_distinct + 1))]
-        if count[-1] == n_distinct or drawn >= max_draws:
+        if total == n_distinct or total == space or drawn >= max_draws:
             return allrows
-        k = int(min(max(2 * (n_distinct - count[-1]), 64), max_draws - drawn))
+        k = int(min(max(2 * (n_distinct - total), 64), max_draws - drawn))
         rows.append(np.asarray(draw(k), dtype=bool))
         drawn += k
 
@@ -341,19 +344,31 @@ def sgl_lambda_max(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarr
     Xc, yc, wn, _, _ = _centre(X, y, w)
     g, n_groups, root = _groups(groups, Xc.shape[1])
     grad = np.abs(Xc.T @ (wn * yc))
+    return float(_lambda_max_from_grad(grad[None, :], g, n_groups, root, alpha)[0])
+
+
+def _lambda_max_from_grad(grad: np.ndarray, g: np.ndarray, n_groups: int, root: np.ndarray, alpha: float) -> np.ndarray:
+    """``λ_max`` for each row of ``|gradient at β = 0|``, shape ``(F, n) -> (F,)``."""
+    if grad.shape[1] == 0:
+        return np.zeros(grad.shape[0])
     if alpha >= 1.0:
-        return float(grad.max(initial=0.0))
+        return grad.max(axis=1)
+    onehot = np.zeros((len(g), n_groups))
+    onehot[np.arange(len(g)), g] = 1.0
+    live = root > 0  # groups with players
     if alpha <= 0.0:
-        return float((group_norms(grad, g, n_groups) / root).max(initial=0.0))
+        norms = np.sqrt((grad**2) @ onehot)
+        return (norms[:, live] / root[live]).max(axis=1)
     # per group: the root of ‖S(grad_G, λα)‖ - λ(1-α)√d_G, decreasing in λ, in [0, max|grad_G|/α]
-    lo = np.zeros(n_groups)
-    hi = np.zeros(n_groups)
-    np.maximum.at(hi, g, grad / alpha)
-    for _ in range(100):
+    lo = np.zeros((grad.shape[0], n_groups))
+    hi = np.zeros((grad.shape[0], n_groups))
+    for k in np.flatnonzero(live):
+        hi[:, k] = grad[:, g == k].max(axis=1) / alpha
+    for _ in range(60):
         mid = (lo + hi) / 2
-        h = group_norms(np.maximum(grad - mid[g] * alpha, 0.0), g, n_groups) - mid * (1 - alpha) * root
+        h = np.sqrt(np.maximum(grad - mid[:, g] * alpha, 0.0) ** 2 @ onehot) - mid * (1 - alpha) * root
         lo, hi = np.where(h > 0, mid, lo), np.where(h > 0, hi, mid)
-    return float(hi.max(initial=0.0))
+    return hi.max(axis=1)
 
 
 def sgl_lambda_null(X: np.ndarray, residuals: np.ndarray, w: np.ndarray, groups: np.ndarray, alpha: float,
@@ -386,8 +401,13 @@ def sgl_lambda_null(X: np.ndarray, residuals: np.ndarray, w: np.ndarray, groups:
     >>> bool(0.01 < lam < 0.2)   # about sd(z) · sd(noise) · sqrt(2 log n / N)
     True
     """
+    Xc, _, wn, _, _ = _centre(X, residuals, w)
+    g, n_groups, root = _groups(groups, Xc.shape[1])
     signs = rng.choice(np.array([-1.0, 1.0]), size=(n_flips, len(residuals)))
-    return max(sgl_lambda_max(X, s * residuals, w, groups, alpha) for s in signs)
+    flipped = signs * np.asarray(residuals, dtype=np.float64)
+    flipped -= (flipped @ wn)[:, None]
+    grads = np.abs((flipped * wn) @ Xc)
+    return float(_lambda_max_from_grad(grads, g, n_groups, root, alpha).max())
 
 
 def sparse_group_lasso(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray, lam: float,
