@@ -38,9 +38,9 @@ AUROC_GOAL = 0.95
 def _fmt(x: Any, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "–"
-    if isinstance(x, (int, np.integer)):
+    if isinstance(x, (int, np.integer)) or (abs(x) >= 100 and float(x).is_integer()):
         return str(int(x))
-    return f"{x:.{digits}g}" if abs(x) >= 1000 else f"{x:.{digits}f}"
+    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.{digits}f}"
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
@@ -183,8 +183,7 @@ def _question_pairs(results: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     t = r.pivot_table(index=["model", "explainer"], columns="metric", values="value", aggfunc="mean").reset_index()
     t.columns = [str(c) for c in t.columns]
     text = []
-    for row in t.itertuples(index=False):
-        d = row._asdict()
+    for d in t.to_dict("records"):
         ranked, random = d.get("pair_masking@ranked", np.nan), d.get("pair_masking@random", np.nan)
         planted = d.get("pair_masking@planted", np.nan)
         verdict = "more" if ranked > random else "not more"
@@ -271,10 +270,10 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
                     continue
                 if np.isfinite(o.iloc[0]):
                     lines.append(f"- {model}: {other} needs {o.iloc[0] / lemon.iloc[0]:.1f}× the queries of LEMON "
-                                 f"({_fmt(o.iloc[0], 4)} against {_fmt(lemon.iloc[0], 4)}).")
+                                 f"({_fmt(o.iloc[0], 1)} against {_fmt(lemon.iloc[0], 1)}).")
                 else:
                     lines.append(f"- {model}: {other} did not reach the goal within its largest budget; LEMON "
-                                 f"needed {_fmt(lemon.iloc[0], 4)} queries.")
+                                 f"needed {_fmt(lemon.iloc[0], 1)} queries.")
         lines.append("")
     if _plot_recovery(results, "modality_share_error", out / "recovery_modality.png", SHARE_GOAL,
                       "modality-share error against queries"):
@@ -289,12 +288,27 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
 
     # 3. FL-I2MoE specialisation
     lines += ["## 3. FL-I2MoE routing and expert maps against the planted kinds", ""]
-    r = results[(results["model"] == "fl_i2moe") & _base(results["metric"]).isin(["routing", "expert_share"])]
+    r = results[(results["model"] == "fl_i2moe") & (results["explainer"] == "specialisation")]
     if r.empty:
         lines += ["No FL-I2MoE specialisation rows in these results.", ""]
     else:
-        t = r.groupby(["task", "metric"])["value"].mean().unstack("metric").reset_index()
-        lines += [markdown_table(t), ""]
+        routing = r[_base(r["metric"]) == "routing"]
+        t = routing.assign(expert=routing["metric"].str.split("@").str[1]).pivot_table(
+            index="task", columns="expert", values="value", aggfunc="mean").reset_index()
+        t.columns = [str(c) for c in t.columns]
+        lines += ["Mean routing weight of each expert (test instances):", "", markdown_table(t), ""]
+        kinds = r[_base(r["metric"]).isin(["matching_share", "matching_top"])]
+        t = kinds.pivot_table(index="task", columns="metric", values="value", aggfunc="mean").reset_index()
+        t.columns = [str(c) for c in t.columns]
+        lines += ["Per planted term kind: the mean share of a term carried by the expert of its kind "
+                  "(`matching_share`; the experts' shares add up to about 1 on a certified model) and the "
+                  "fraction of terms whose largest share that expert carries (`matching_top`):", "",
+                  markdown_table(t), ""]
+        if not board.empty and "expert_maps" in set(board["explainer"]):
+            em = board[(board["model"] == "fl_i2moe") & (board["explainer"] == "expert_maps")]
+            if not em.empty and "auroc" in em.columns:
+                lines += [f"Expert maps (routing-weighted attention × gradient) separate relevant players from "
+                          f"distractors at AUROC {_fmt(float(em['auroc'].iloc[0]))}.", ""]
 
     # 4. attention against causal
     lines += ["## 4. Attention against causal explanations", ""]
@@ -322,8 +336,16 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
         t = g.groupby(["model", "explainer", "metric"])["value"].mean().unstack("metric").reset_index()
         t.columns = [str(c) for c in t.columns]
         lines += ["Relative error of the attributions of cross-modal synergy players against the exact Shapley "
-                  "values, for explanations computed one modality at a time (`unimodal`) and jointly:", "",
+                  "values, for explanations computed one modality at a time (`unimodal-*`) and jointly:", "",
                   markdown_table(t), ""]
+        for row in t.to_dict("records"):
+            if row["explainer"].startswith("unimodal-"):
+                joint = t[(t["model"] == row["model"]) & (t["explainer"] == row["explainer"][len("unimodal-"):])]
+                if len(joint):
+                    lines.append(f"- {row['model']}: {row['explainer']} errs {_fmt(row['attribution_gap'])} on "
+                                 f"cross-modal synergy players against {_fmt(float(joint['attribution_gap'].iloc[0]))}"
+                                 f" for the joint {row['explainer'][len('unimodal-'):]}.")
+        lines.append("")
 
     if task is not None:
         lines += ["## Example instance", ""] + example_figures(task, out)

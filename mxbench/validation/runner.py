@@ -33,8 +33,12 @@ PLANTED = "planted"
 #: The models of the main job.
 DEFAULT_MODELS = (PLANTED, "fusion_mlp", "transformer", "fl_i2moe")
 #: The explainers of the main job.
-DEFAULT_EXPLAINERS = ("lemon", "sii-probe", "redundancy-gap", "kernelshap", "lime", "integrated_gradients",
-                      "attention_rollout", "attention_grad", "expert_maps", ("unimodal", {"base": "kernelshap"}))
+DEFAULT_EXPLAINERS = ("lemon", ("sii-probe", {"budget": 2048}), ("redundancy-gap", {"budget": 2048}), "kernelshap",
+                      "lime", "integrated_gradients", "attention_rollout", "attention_grad", "expert_maps",
+                      ("unimodal", {"base": "kernelshap"}))
+#: Metrics that re-run the explainer (Granger influence, stability, linearity): the main job
+#: computes them on the planted games only, where a query costs microseconds.
+RERUN_METRICS = ("granger_influence", "unified_stability", "linearity")
 #: Explainers and budgets of the main job's recovery-against-queries pass (planted games).
 CURVE_EXPLAINERS = ("lemon", "mmshap", "permutation", "kernelshap")
 CURVE_BUDGETS = (8, 16, 32, 64, 128, 256, 512, 1024)
@@ -478,6 +482,44 @@ def read_results(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def specialisation_rows(tasks: Sequence[Task], cache_dir: str | Path, train_options: Mapping[str, Any] | None = None,
+                        seed: int = 0) -> pd.DataFrame:
+    """Result rows of the FL-I2MoE specialisation check for each task's cached ``fl_i2moe`` model.
+
+    ``routing@{expert}`` is the expert's mean routing weight on test instances; for each planted
+    term kind, ``matching_share@{kind}`` is the mean share of a term carried by the expert of its
+    kind (:func:`mxbench.models.specialisation.expert_term_share`) and ``matching_top@{kind}`` the
+    fraction of terms whose largest share that expert carries. Rows have ``explainer =
+    "specialisation"`` and ``instance = -1``.
+
+    Examples
+    --------
+    >>> specialisation_rows([], "cache").columns.tolist() == list(RESULT_COLUMNS)
+    True
+    """
+    from mxbench.models import load
+    from mxbench.models.specialisation import expert_term_share, routing_summary
+
+    rows = []
+    for task in tasks:
+        folder = model_folder(cache_dir, task, "fl_i2moe", seed, train_options or {})
+        if not (folder / "config.json").is_file():
+            continue
+        model = load(folder, task)
+        certified = bool(model.certificate is not None and model.certificate.passed)
+        base = {"task": task.spec.name, "instance": -1, "model": "fl_i2moe", "certified": certified,
+                "explainer": "specialisation", "budget": -1, "seed": seed}
+        for r in routing_summary(model, task, instances=256).itertuples():
+            rows.append({**base, "metric": f"routing@{r.expert}", "value": float(r.mean_weight)})
+        share = expert_term_share(model, task, instances=64)
+        for kind, g in share.groupby("kind"):
+            mine = g[g["matching"]]
+            top = g.loc[g.groupby("term_id")["share"].idxmax()]
+            rows.append({**base, "metric": f"matching_share@{kind}", "value": float(mine["share"].mean())})
+            rows.append({**base, "metric": f"matching_top@{kind}", "value": float(top["matching"].mean())})
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
 def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequence[str] = DEFAULT_MODELS,
         explainers: Sequence[Any] = DEFAULT_EXPLAINERS, budgets: Sequence[int | None] = (None,),
         instances: int = 4, train_options: Mapping[str, Any] | None = None, n_jobs: int | None = None,
@@ -485,7 +527,9 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
     """The main job: generate, train, explain, validate and report; return the report's path.
 
     Writes ``out/data`` (the suite's Parquet datasets; reused when already there and intact),
-    ``out/models`` (trained models; reused), ``out/results.parquet`` and ``out/report/``.
+    ``out/models`` (trained models; reused), ``out/results.parquet`` and ``out/report/``. The
+    metrics that re-run the explainer (:data:`RERUN_METRICS`) are computed on the planted games
+    only; every other metric on every model.
 
     Parameters
     ----------
@@ -520,8 +564,21 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
     else:
         write(suite, data, overwrite=data.exists(), progress=progress)
         tasks = list(load_suite(data).values())
-    results = validate(tasks, models=models, explainers=explainers, budgets=budgets, instances=instances,
-                       cache_dir=out / "models", train_options=train_options, n_jobs=n_jobs, progress=progress)
+    from mxbench.validation import METRICS
+
+    cheap = [m for m in METRICS if m not in RERUN_METRICS]
+    trained = [m for m in models if m != PLANTED]
+    frames = []
+    if PLANTED in models:
+        frames.append(validate(tasks, models=[PLANTED], explainers=explainers, budgets=budgets, instances=instances,
+                               n_jobs=n_jobs, progress=progress))
+    if trained:
+        frames.append(validate(tasks, models=trained, explainers=explainers, budgets=budgets, instances=instances,
+                               metrics=cheap, cache_dir=out / "models", train_options=train_options, n_jobs=n_jobs,
+                               progress=progress))
+    if "fl_i2moe" in trained:
+        frames.append(specialisation_rows(tasks, out / "models", train_options))
+    results = pd.concat(frames, ignore_index=True)
     # recovery against queries on the planted games, for question 1 of the report
     curve = validate(tasks, models=[PLANTED], explainers=CURVE_EXPLAINERS, budgets=CURVE_BUDGETS,
                      instances=instances, metrics=["auroc", "modality_share_error", "n_queries"], n_jobs=n_jobs,
