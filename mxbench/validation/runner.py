@@ -380,19 +380,22 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     if archs:
         cache = Path(cache_dir) if cache_dir is not None else Path(".mxbench-cache") / "models"
         folders = train_models(tasks, archs, cache, options=train_options, n_jobs=n_jobs, progress=progress)
+    # one unit per (task, model, explainer): small units keep both cores busy to the end
     units = []
     for task in tasks:
         test = task.split_indices("test")
         rows = [int(i) for i in (test if len(test) else np.arange(task.n_instances))[:instances]]
         for m in models:
             folder = None if m == PLANTED else str(folders[(task.spec.name, m)])
-            units.append((task, m, folder, rows))
+            units += [(task, m, folder, [spec], rows) for spec in specs]
+    heavy = {"fl_i2moe": 0, "transformer": 1, "fusion_mlp": 2}  # slowest models first: a short tail
+    units.sort(key=lambda u: heavy.get(u[1], 3))
     n_jobs = n_jobs or os.cpu_count() or 1
-    call = [delayed(_run_unit)(t, m, f, specs, list(budgets), list(seeds), r, metrics) for t, m, f, r in units]
+    args = [(t, m, f, s, list(budgets), list(seeds), r, metrics) for t, m, f, s, r in units]
     bar = tqdm(total=len(units), desc="validate", unit="unit", disable=not progress)
     frames = []
-    for frame in (Parallel(n_jobs=n_jobs, return_as="generator_unordered")(call) if n_jobs > 1
-                  else (_run_unit(t, m, f, specs, list(budgets), list(seeds), r, metrics) for t, m, f, r in units)):
+    for frame in (Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(_run_unit)(*a) for a in args)
+                  if n_jobs > 1 else (_run_unit(*a) for a in args)):
         frames.append(frame)
         bar.update(1)
     bar.close()
