@@ -164,7 +164,7 @@ def _tensors(raw: Mapping[str, np.ndarray], module: torch.nn.Module, one_hot: bo
     device = next(module.parameters()).device
     out = {}
     for m in module.modalities:
-        x = torch.from_numpy(np.ascontiguousarray(raw[m.name])).to(device)
+        x = torch.from_numpy(np.array(raw[m.name], copy=True)).to(device)
         if m.kind == "text":
             x = x.long()
             if one_hot:

@@ -105,7 +105,8 @@ def to_tensors(inputs: Mapping[str, np.ndarray], device: str | torch.device = "c
     """
     out = {}
     for k, v in inputs.items():
-        t = torch.from_numpy(np.ascontiguousarray(v))
+        a = np.ascontiguousarray(v)
+        t = torch.from_numpy(a if a.flags.writeable else a.copy())  # torch wants writable memory
         out[k] = (t.long() if t.dtype in (torch.int32, torch.int64) else t.float()).to(device)
     return out
 
