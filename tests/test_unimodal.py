@@ -69,3 +69,9 @@ def test_attribution_gap_separates_unimodal_from_joint_explanations():
         uni = evaluate(Unimodal("exact").explain(game), truth, ["attribution_gap"])["value"].item()
         assert joint == pytest.approx(0.0, abs=1e-12)
         assert uni == pytest.approx(1.0, abs=1e-9)  # each player credited with the whole product: twice its share
+
+
+def test_unimodal_budget_too_small_for_its_base_is_named():
+    task = mxbench.generate("smoke", instances=8)[0]
+    with pytest.raises(ExplainerError, match="budget: Unimodal gives each of 2 modalities 5 coalitions, but KernelSHAP"):
+        Unimodal("kernelshap", budget=10).explain(task.game(0))

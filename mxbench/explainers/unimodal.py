@@ -70,7 +70,19 @@ class Unimodal(Explainer):
         raise ExplainerError(f"base: expected a black-box explainer or its name, got {self.base!r}")
 
     def _check_params(self, game: Any) -> None:
-        self._base_class()
+        cls = self._base_class()
+        if self.budget is None:
+            return
+        mods = [k for k in range(len(game.modality_names)) if np.any(game.modality_of == k)]
+        share = int(self.budget) // len(mods)
+        probe = self.base if isinstance(self.base, Explainer) else cls()
+        for k in mods:
+            size = int(np.sum(game.modality_of == k))
+            need = probe.min_budget(size)
+            if share < need:
+                raise ExplainerError(f"budget: Unimodal gives each of {len(mods)} modalities {share} coalitions, but "
+                                     f"{cls.__name__} needs at least {need} on the {size} players of "
+                                     f"{game.modality_names[k]!r} (budget {self.budget})")
 
     def min_budget(self, n_players: int) -> int:
         return 2

@@ -1,4 +1,11 @@
-"""Hypothesis strategies for property-based tests: random valid task specs and coalition batches."""
+"""Hypothesis strategies for property-based tests: task specs, tasks, planted games and coalition batches.
+
+Every strategy draws sizes first, from small integers, and lists its simplest choices first,
+so a failing example shrinks to few modalities, few players and few simple terms (a unique
+term, then a product synergy...), seed 0 and instance 0: a small, readable counterexample.
+Planted games print as ``PlantedCase('hypothesis', instance=0, players=2, terms=1)`` and
+:meth:`~mxbench.testing.checks.PlantedCase.describe` writes out their terms and latents.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,10 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from mxbench.spec import MAX_MODALITIES, SYNERGY_OPS, TARGETS, UNIQUE_FNS, TaskSpec
 
-__all__ = ["spec_dicts", "specs", "coalitions"]
+__all__ = ["spec_dicts", "specs", "tasks", "planted_games", "coalitions"]
 
 #: The most players one drawn modality gets (every kind: 1-4).
 _MAX_PER_MODALITY = 4
@@ -21,12 +27,14 @@ _TERM_SHAPES = (("unique", 1), ("synergy", 2), ("redundancy", 2), ("synergy", 3)
                 ("redundancy", 4))
 
 
-def _check_args(max_players: int, max_modalities: int, min_terms: int, max_terms: int, instances: int) -> None:
+def _check_args(max_players: int, max_modalities: int, min_terms: int, max_terms: int, instances: int,
+                max_order: int = 4) -> None:
     def is_int(x: Any) -> bool:
         return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
     for name, value in (("max_players", max_players), ("max_modalities", max_modalities),
-                        ("min_terms", min_terms), ("max_terms", max_terms), ("instances", instances)):
+                        ("min_terms", min_terms), ("max_terms", max_terms), ("instances", instances),
+                        ("max_order", max_order)):
         if not is_int(value):
             raise ValueError(f"{name}: expected an integer, got {value!r}")
     if max_players < 1:
@@ -40,6 +48,8 @@ def _check_args(max_players: int, max_modalities: int, min_terms: int, max_terms
         raise ValueError(f"min_terms: {min_terms} terms need {min_terms} players, but at most {most} can be drawn")
     if instances < 1:
         raise ValueError(f"instances: must be at least 1, got {instances}")
+    if not 1 <= max_order <= 4:
+        raise ValueError(f"max_order: must lie in 1..4 (a term reads 1-4 players), got {max_order}")
 
 
 @st.composite
@@ -87,12 +97,12 @@ def _term(draw: st.DrawFn, players: list[str]) -> dict[str, Any]:
 
 @st.composite
 def spec_dicts(draw: st.DrawFn, max_players: int = 12, max_modalities: int = 3, min_terms: int = 1,
-               max_terms: int = 4, instances: int = 8) -> dict[str, Any]:
+               max_terms: int = 4, instances: int = 8, max_order: int = 4) -> dict[str, Any]:
     """Random valid task-spec dicts (see :func:`specs`, which parses them).
 
     Parameters
     ----------
-    max_players, max_modalities, min_terms, max_terms, instances : int
+    max_players, max_modalities, min_terms, max_terms, instances, max_order : int
         As for :func:`specs`.
 
     Returns
@@ -113,7 +123,7 @@ def spec_dicts(draw: st.DrawFn, max_players: int = 12, max_modalities: int = 3, 
     ...     assert [t["players"] for t in d["terms"]] == [list(t.players) for t in spec.terms]
     >>> check()
     """
-    _check_args(max_players, max_modalities, min_terms, max_terms, instances)
+    _check_args(max_players, max_modalities, min_terms, max_terms, instances, max_order)
     # sizes first: the number of modalities, then each modality's player count
     n_mod = draw(st.integers(max(1, -(-min_terms // _MAX_PER_MODALITY)), max_modalities))
     modalities = []
@@ -133,7 +143,7 @@ def spec_dicts(draw: st.DrawFn, max_players: int = 12, max_modalities: int = 3, 
     sizes = []
     free = n
     for t in range(n_terms):
-        biggest = min(4, free - (n_terms - t - 1))  # leave one player for each term still to draw
+        biggest = min(max_order, free - (n_terms - t - 1))  # leave one player for each term still to draw
         sizes.append(draw(st.integers(1, biggest)))
         free -= sizes[-1]
     order = draw(st.permutations(range(n)))
@@ -156,7 +166,7 @@ def spec_dicts(draw: st.DrawFn, max_players: int = 12, max_modalities: int = 3, 
 
 
 def specs(max_players: int = 12, max_modalities: int = 3, min_terms: int = 1, max_terms: int = 4,
-          instances: int = 8) -> st.SearchStrategy[TaskSpec]:
+          instances: int = 8, max_order: int = 4) -> st.SearchStrategy[TaskSpec]:
     """Random valid :class:`~mxbench.TaskSpec` objects for property-based tests.
 
     Each spec has 1..``max_modalities`` modalities of random kinds (tabular with 1-4
@@ -179,6 +189,9 @@ def specs(max_players: int = 12, max_modalities: int = 3, min_terms: int = 1, ma
         so a spec has at least ``min_terms`` players.
     instances : int
         The spec's instance count (kept small so that generating the task is cheap).
+    max_order : int
+        The most players one term reads (1-4): its Möbius order. 2 keeps every game of
+        order <= 2 (unique terms and pairs).
 
     Returns
     -------
@@ -205,12 +218,96 @@ def specs(max_players: int = 12, max_modalities: int = 3, min_terms: int = 1, ma
     ...     assert np.allclose(sv.sum(axis=1), v[:, 0] - v[:, 1])
     >>> check()
     """
-    _check_args(max_players, max_modalities, min_terms, max_terms, instances)
-    return spec_dicts(max_players, max_modalities, min_terms, max_terms, instances).map(TaskSpec.from_dict)
+    _check_args(max_players, max_modalities, min_terms, max_terms, instances, max_order)
+    return spec_dicts(max_players, max_modalities, min_terms, max_terms, instances, max_order).map(TaskSpec.from_dict)
+
+
+def tasks(max_players: int = 8, max_modalities: int = 3, min_terms: int = 1, max_terms: int = 4,
+          instances: int = 4, max_order: int = 4) -> st.SearchStrategy[Any]:
+    """Random generated :class:`~mxbench.task.Task` objects (:func:`specs`, then :func:`mxbench.generate`).
+
+    Parameters
+    ----------
+    max_players, max_modalities, min_terms, max_terms, max_order : int
+        As for :func:`specs`.
+    instances : int
+        Instances per task (small: each example generates its task).
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of Task
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> import numpy as np
+    >>> from mxbench.testing import tasks
+    >>> @settings(max_examples=5, deadline=None)
+    ... @given(tasks(max_players=5, instances=3))
+    ... def check(task):
+    ...     assert task.n_instances == 3 and task.oracle().shapley().shape == (3, task.n_players)
+    >>> check()
+    """
+    from mxbench.task import generate
+
+    return specs(max_players, max_modalities, min_terms, max_terms, instances, max_order).map(generate)
+
+
+def planted_games(max_players: int = 6, max_order: int = 2, max_modalities: int = 2, min_terms: int = 1,
+                  max_terms: int = 3, instances: int = 2) -> st.SearchStrategy[Any]:
+    """Random planted games with exact truth: the game of one instance of a random task.
+
+    Each example is a :class:`~mxbench.testing.checks.PlantedCase`: a
+    :class:`~mxbench.task.PlantedGame` (coalitions ``bool (B, n)`` -> values ``(B,)``) with
+    its exact :attr:`~mxbench.testing.checks.PlantedCase.truth` (Shapley values, SII,
+    ``v(N) - v(∅)``, dummies, symmetric pairs) and a readable
+    :meth:`~mxbench.testing.checks.PlantedCase.describe`. A failing game shrinks to a few
+    players and terms.
+
+    Parameters
+    ----------
+    max_players : int
+        The most players (at least 1).
+    max_order : int
+        The most players one planted term reads (1-4), i.e. the game's Möbius order.
+    max_modalities, min_terms, max_terms : int
+        As for :func:`specs`.
+    instances : int
+        Instances of each drawn task; the game is one of them.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of PlantedCase
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> import numpy as np
+    >>> from mxbench.explainers import PermutationShapley
+    >>> from mxbench.testing import planted_games
+    >>> @settings(max_examples=10, deadline=None)
+    ... @given(planted_games(max_players=5, max_order=2))
+    ... def check(game):     # permutation sampling is exact on games of order <= 2 (antithetic)
+    ...     e = PermutationShapley(budget=4 * game.n_players).explain(game)
+    ...     assert np.allclose(e.attributions, game.truth.shapley), game.describe()
+    >>> check()
+    """
+    from mxbench.testing.checks import PlantedCase
+
+    _check_args(max_players, max_modalities, min_terms, max_terms, instances, max_order)
+
+    @st.composite
+    def draw_game(draw: st.DrawFn) -> Any:
+        task = draw(tasks(max_players, max_modalities, min_terms, max_terms, instances, max_order))
+        return PlantedCase(task, draw(st.integers(0, instances - 1)))
+
+    return draw_game()
 
 
 def coalitions(n: int, min_batch: int = 1, max_batch: int = 16) -> st.SearchStrategy[np.ndarray]:
     """Random coalition batches: boolean arrays of shape ``(B, n)``, ``min_batch <= B <= max_batch``.
+
+    A failing batch shrinks to few rows with few players present.
 
     Parameters
     ----------
@@ -240,5 +337,6 @@ def coalitions(n: int, min_batch: int = 1, max_batch: int = 16) -> st.SearchStra
         raise ValueError(f"n: expected a positive integer, got {n!r}")
     if not 0 <= min_batch <= max_batch:
         raise ValueError(f"min_batch, max_batch: need 0 <= min_batch <= max_batch, got {min_batch}, {max_batch}")
-    shape = st.integers(min_batch, max_batch).map(lambda b: (b, int(n)))
-    return hnp.arrays(np.bool_, shape)
+    row = st.lists(st.booleans(), min_size=int(n), max_size=int(n))  # each entry shrinks to False (absent)
+    return st.lists(row, min_size=min_batch, max_size=max_batch).map(
+        lambda rows: np.array(rows, dtype=bool).reshape(len(rows), int(n)))
