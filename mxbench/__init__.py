@@ -10,7 +10,18 @@ from mxbench.task import PlantedGame, Task, TaskPlan, generate
 from mxbench.data import load_dataset as load  # noqa: E402  (after the task types it loads)
 from mxbench.data import write as write_dataset  # noqa: E402
 
+
+
+def __getattr__(name: str):
+    """``mxbench.validate`` and ``mxbench.run``, imported on first use (they pull in torch)."""
+    if name in ("validate", "run"):
+        from mxbench.validation import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'mxbench' has no attribute {name!r}")
+
+
 __all__ = [
     "DatasetError", "GameError", "MxbenchError", "SpecError", "FunctionGame", "Game", "ModalitySpec", "TaskSpec",
-    "Term", "PlantedGame", "Task", "TaskPlan", "generate", "load", "write_dataset", "__version__",
+    "Term", "PlantedGame", "Task", "TaskPlan", "generate", "load", "write_dataset", "validate", "run", "__version__",
 ]

@@ -158,8 +158,10 @@ def test_exact_passes_every_check():
 
 
 def test_default_claims_follow_declarations():
-    assert default_claims(Exact()) == {"efficiency": 1e-6, "budget": None, "determinism": 0.0}
-    assert default_claims(LIME()) == {"budget": None, "determinism": 0.0}
+    assert default_claims(Exact()) == {"efficiency": 1e-6, "symmetry": 1e-6, "dummy": 1e-6, "linearity": 1e-6,
+                                       "sii_symmetry": 1e-6, "interaction_sign": 1.0, "recovery": 0.9,
+                                       "budget": None, "determinism": 0.0}
+    assert default_claims(LIME()) == {"linearity": 1e-6, "budget": None, "determinism": 0.0}
 
     class Declares(Exact):
         claims = {"symmetry": 0.01, "recovery@spearman": True}

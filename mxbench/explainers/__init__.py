@@ -24,7 +24,8 @@ EXPLAINERS["unimodal"] = Unimodal  # results name it "unimodal-<base>"
 
 
 def get_explainer(name: str, **params):
-    """Build the explainer called ``name`` with ``params``.
+    """Build the explainer called ``name`` with ``params``; a ``"library:Method"`` name builds an
+    adapter (:func:`mxbench.explainers.adapters.make_adapter`).
 
     Raises
     ------
@@ -38,6 +39,10 @@ def get_explainer(name: str, **params):
     """
     from mxbench.errors import ExplainerError
 
+    if ":" in name:  # "shap:KernelExplainer", "shapiq:KernelSHAPIQ", "captum:Lime", ...
+        from mxbench.explainers.adapters import make_adapter
+
+        return make_adapter(name, **params)
     if name not in EXPLAINERS:
         raise ExplainerError(f"explainer: unknown explainer {name!r} (choose from {', '.join(EXPLAINERS)})")
     return EXPLAINERS[name](**params)

@@ -108,6 +108,8 @@ class Exact(Explainer):
     """
 
     name = "exact"
+    #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
+    claims = ('symmetry', 'dummy', 'linearity', 'sii_symmetry', 'interaction_sign', 'recovery')
     efficient = True
 
     def __init__(self, budget: int | None = None, random_state: int | None = 0) -> None:

@@ -260,6 +260,8 @@ class KernelSHAP(Explainer):
     """
 
     name = "kernelshap"
+    #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
+    claims = ('linearity',)
     efficient = True
 
     def __init__(self, budget: int | None = None, paired: bool = True, random_state: int | None = 0) -> None:

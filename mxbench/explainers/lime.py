@@ -66,6 +66,8 @@ class LIME(Explainer):
     """
 
     name = "lime"
+    #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
+    claims = ('linearity',)
 
     def __init__(self, budget: int | None = None, random_state: int | None = 0, kernel_width: float = 0.25,
                  ridge_alpha: float = 1.0) -> None:

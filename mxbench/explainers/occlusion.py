@@ -36,6 +36,8 @@ class Occlusion(Explainer):
     """
 
     name = "occlusion"
+    #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
+    claims = ('symmetry', 'dummy', 'linearity')
     efficient = False
 
     def __init__(self, budget: int | None = None, random_state: int | None = 0) -> None:

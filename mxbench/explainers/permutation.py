@@ -99,6 +99,8 @@ class PermutationShapley(Explainer):
     """
 
     name = "permutation"
+    #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
+    claims = ('dummy', 'linearity')
     efficient = True
 
     def __init__(self, budget: int | None = None, antithetic: bool = True, random_state: int | None = 0) -> None:

@@ -309,9 +309,9 @@ def default_claims(explainer: Explainer) -> dict[str, float | None]:
     --------
     >>> from mxbench.explainers import KernelSHAP, LIME
     >>> default_claims(KernelSHAP())
-    {'efficiency': 1e-06, 'budget': None, 'determinism': 0.0}
+    {'efficiency': 1e-06, 'linearity': 1e-06, 'budget': None, 'determinism': 0.0}
     >>> default_claims(LIME())
-    {'budget': None, 'determinism': 0.0}
+    {'linearity': 1e-06, 'budget': None, 'determinism': 0.0}
     """
     params = explainer.get_params()
     out: dict[str, Any] = {}

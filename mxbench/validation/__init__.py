@@ -264,3 +264,7 @@ def evaluate(explanation: Any, truth: Truth, metrics: Iterable[str] | None = Non
 __all__ = ["COLUMNS", "EXAMPLE_SPEC", "FAMILIES", "METRICS", "Metric", "MetricError", "Truth", "axioms",
            "desiderata", "direction", "evaluate", "faithfulness", "get_metric", "make_rows", "metric_names",
            "model_label", "parse_metric", "recovery"]
+
+
+from mxbench.validation.runner import certified_only, read_results, run, validate, write_results  # noqa: E402
+from mxbench.validation.report import write_report  # noqa: E402
