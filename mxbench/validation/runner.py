@@ -190,8 +190,10 @@ def train_models(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | P
     n_jobs = n_jobs or os.cpu_count() or 1
     out: dict[tuple[str, str], Path] = {}
     bar = tqdm(total=len(jobs), desc="train", unit="model", disable=not progress)
-    # the slowest architectures first, so the parallel tail is short
-    order = sorted(range(len(jobs)), key=lambda k: -list(ARCHITECTURES).index(jobs[k][1]))
+    # the longest jobs first (slowest architecture, then most modalities and players), so the
+    # parallel tail is short: one fl_i2moe on three modalities takes as long as the rest together
+    order = sorted(range(len(jobs)), key=lambda k: (-list(ARCHITECTURES).index(jobs[k][1]),
+                                                    -len(jobs[k][0].modality_names), -jobs[k][0].n_players))
     results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
         delayed(_train_one)(jobs[k][0], jobs[k][1], seed, jobs[k][2], options) for k in order) if n_jobs > 1 else (
         _train_one(jobs[k][0], jobs[k][1], seed, jobs[k][2], options) for k in order)
