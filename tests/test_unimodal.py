@@ -75,3 +75,22 @@ def test_unimodal_budget_too_small_for_its_base_is_named():
     task = mxbench.generate("smoke", instances=8)[0]
     with pytest.raises(ExplainerError, match="budget: Unimodal gives each of 2 modalities 5 coalitions, but KernelSHAP"):
         Unimodal("kernelshap", budget=10).explain(task.game(0))
+
+
+def test_min_budget_sees_the_modalities():
+    from mxbench.explainers import SIIProbe
+    from mxbench.explainers.base import min_budget_of
+    from mxbench.testing import check_explainer
+
+    mo = np.array([0, 0, 0, 1, 1])
+    # KernelSHAP needs 2n when paired: 6 on the first modality, 4 on the second; each modality gets budget // 2
+    assert min_budget_of(Unimodal("kernelshap"), 5, mo) == 12
+    assert min_budget_of(Unimodal("kernelshap"), 5) == KernelSHAP().min_budget(5)
+    e = Unimodal("kernelshap", budget=12).explain(lambda c: c @ np.arange(5.0), n_players=5, modality_of=mo)
+    np.testing.assert_allclose(e.attributions, np.arange(5.0), atol=1e-9)  # additive: exact per modality
+    with pytest.raises(ExplainerError, match="budget: Unimodal gives each of 2 modalities 5 coalitions, but KernelSHAP needs at least 6"):
+        Unimodal("kernelshap", budget=11).explain(lambda c: c @ np.arange(5.0), n_players=5, modality_of=mo)
+    cross = SIIProbe(pairs="cross")
+    assert min_budget_of(cross, 5, mo) > cross.min_budget(5)  # 6 cross pairs priced, not a placeholder
+    report = check_explainer(Unimodal("kernelshap", budget=64), claims=["budget"], raise_on_failure=False)
+    assert report.passed, report.failure_message()

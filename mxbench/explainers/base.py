@@ -321,6 +321,27 @@ def check_pairs(pairs: Any, n_players: int) -> list[tuple[int, int]]:
     return out
 
 
+def min_budget_of(explainer: Any, n_players: int, modality_of: np.ndarray | None = None) -> int:
+    """``explainer.min_budget(n_players)``, with ``modality_of`` for the methods that take it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mxbench.explainers import KernelSHAP, Unimodal
+    >>> min_budget_of(KernelSHAP(), 4, np.array([0, 0, 1, 1]))
+    8
+    >>> min_budget_of(Unimodal("kernelshap"), 4, np.array([0, 0, 1, 1]))   # 4 for each modality
+    8
+    """
+    method = explainer.min_budget
+    try:
+        takes = "modality_of" in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        takes = False
+    return int(method(n_players, modality_of=modality_of) if takes and modality_of is not None
+               else method(n_players))
+
+
 class Explainer:
     """Base class of the black-box explainers: ``explain(game) -> Explanation``.
 
@@ -369,8 +390,12 @@ class Explainer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def min_budget(self, n_players: int) -> int:
-        """The smallest budget the method can work with on ``n_players`` players."""
+    def min_budget(self, n_players: int, modality_of: np.ndarray | None = None) -> int:
+        """The smallest budget the method can work with on ``n_players`` players.
+
+        Subclasses whose minimum depends on the modalities take ``modality_of`` (each player's
+        modality number) too; :func:`min_budget_of` passes it to those that accept it.
+        """
         return 1
 
     def default_budget(self, n_players: int) -> int | None:
@@ -414,7 +439,7 @@ class Explainer:
         if budget is not None:
             if not isinstance(budget, (int, np.integer)) or isinstance(budget, bool):
                 raise ExplainerError(f"budget: expected an integer, got {budget!r}")
-            need = self.min_budget(g.n_players)
+            need = min_budget_of(self, g.n_players, g.modality_of)
             if budget < need:
                 raise ExplainerError(f"budget: {type(self).__name__} needs at least {need} coalitions on "
                                      f"{g.n_players} players, got {budget}")

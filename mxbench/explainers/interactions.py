@@ -264,15 +264,15 @@ class _PairProbe(Explainer):
     def _fixed_cost(self, n: int) -> int:
         return _first_pass_cost(n) if (_is_mode(self.pairs, "candidates") and self.candidates is None) else 0
 
-    def min_budget(self, n_players: int) -> int:
+    def min_budget(self, n_players: int, modality_of: np.ndarray | None = None) -> int:
         _check_common(self)
         if _is_mode(self.pairs, "candidates"):
             k = min(int(self.top_k), n_players)
             return self._fixed_cost(n_players) + self._draw_cost(_n_choose_2(k), 2 * _n_choose_2(k))
         if _is_mode(self.pairs, "all"):
             return self._draw_cost(_n_choose_2(n_players), n_players)
-        pairs = _pairs_for(self, n_players, None)
-        if pairs is None:  # "cross": the modalities are not known here; checked again in _explain
+        pairs = _pairs_for(self, n_players, None if modality_of is None else np.asarray(modality_of))
+        if pairs is None:  # "cross" without the modalities: checked again in _explain
             return 4
         return self._draw_cost(len(pairs), len({x for p in pairs for x in p}))
 
@@ -515,9 +515,9 @@ class RedundancyGap(_PairProbe):
             return 1 + n_players_in_pairs + n_pairs
         return 4 * n_pairs
 
-    def min_budget(self, n_players: int) -> int:
+    def min_budget(self, n_players: int, modality_of: np.ndarray | None = None) -> int:
         self._check_form()
-        return super().min_budget(n_players)
+        return super().min_budget(n_players, modality_of)
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
         self._check_form()

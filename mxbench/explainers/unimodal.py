@@ -84,8 +84,17 @@ class Unimodal(Explainer):
                                      f"{cls.__name__} needs at least {need} on the {size} players of "
                                      f"{game.modality_names[k]!r} (budget {self.budget})")
 
-    def min_budget(self, n_players: int) -> int:
-        return 2
+    def min_budget(self, n_players: int, modality_of: np.ndarray | None = None) -> int:
+        """``M`` times the largest minimum of the base on one modality (all players in one when unknown)."""
+        from mxbench.explainers.base import min_budget_of
+
+        cls = self._base_class()
+        probe = self.base if isinstance(self.base, Explainer) else cls()
+        if modality_of is None:
+            return min_budget_of(probe, n_players)
+        sizes = np.bincount(np.asarray(modality_of, dtype=np.int64))
+        sizes = sizes[sizes > 0]
+        return len(sizes) * max(min_budget_of(probe, int(k)) for k in sizes)
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
         cls = self._base_class()

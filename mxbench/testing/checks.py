@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from mxbench.errors import ExplainerError
-from mxbench.explainers.base import BudgetExceeded, Explainer, Explanation
+from mxbench.explainers.base import BudgetExceeded, Explainer, Explanation, min_budget_of
 from mxbench.games import Game
 from mxbench.task import PlantedGame, Task, generate
 
@@ -650,7 +650,7 @@ def _check_budget(case: _Case, t: Any) -> _Outcome:
     explainer = case.explainer
     n = case.game.n_players
     try:
-        low = int(explainer.min_budget(n))
+        low = min_budget_of(explainer, n, case.game.modality_of)
     except Exception:  # noqa: BLE001 - no usable minimum: nothing more to try
         low = None
     if low is not None and low != case.main.budget and low <= 2 ** min(n, 62):
