@@ -201,7 +201,7 @@ class BudgetedGame:
         self.modality_of = game.modality_of
         self.modality_names = game.modality_names
         self.n_queries = 0
-        self._memory: dict[bytes, float] = {}
+        self._memory: dict[Any, float] = {}
 
     @property
     def remaining(self) -> int | None:
@@ -210,9 +210,8 @@ class BudgetedGame:
 
     def __call__(self, coalitions: np.ndarray) -> np.ndarray:
         c = self.game.check_coalitions(coalitions)
-        packed = np.packbits(c, axis=1)
-        keys = [row.tobytes() for row in packed]
-        new: dict[bytes, int] = {}
+        keys = coalition_keys(c).tolist()
+        new: dict[Any, int] = {}
         for r, k in enumerate(keys):
             if k not in self._memory and k not in new:
                 new[k] = r
@@ -226,6 +225,23 @@ class BudgetedGame:
                 self._memory[k] = v
             self.n_queries += len(new)
         return np.fromiter((self._memory[k] for k in keys), dtype=np.float64, count=len(keys))
+
+
+def coalition_keys(coalitions: np.ndarray) -> np.ndarray:
+    """One sortable, hashable key per coalition row: its bits as a uint64 up to 64 players, else
+    its packed bytes. Equal rows get equal keys (for ``np.unique`` and for memoising).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> coalition_keys(np.array([[1, 0, 1], [0, 0, 0], [1, 0, 1]], dtype=bool)).tolist()
+    [5, 0, 5]
+    """
+    c = np.asarray(coalitions, dtype=bool)
+    if c.shape[1] <= 64:
+        return c.astype(np.uint64) @ (np.uint64(1) << np.arange(c.shape[1], dtype=np.uint64))
+    packed = np.ascontiguousarray(np.packbits(c, axis=1))
+    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
 
 
 def as_game(game: Any, n_players: int | None = None, modality_of: Sequence[int] | None = None,

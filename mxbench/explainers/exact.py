@@ -17,13 +17,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from mxbench.errors import ExplainerError
-from mxbench.explainers.base import BudgetedGame, Explainer
+from mxbench.explainers.base import BudgetedGame, Explainer, modality_coalitions
+from mxbench.oracles.bruteforce import bit_matrix, coalition_index
 
 MAX_PLAYERS = 20
-
-
-def _bits(n: int) -> np.ndarray:
-    return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
 
 
 def moebius(values: np.ndarray) -> np.ndarray:
@@ -72,7 +69,7 @@ def indices_from_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     n = values.shape[0].bit_length() - 1
     m = moebius(values)
-    size = _bits(n).sum(axis=1)
+    size = bit_matrix(n).sum(axis=1)
     first = superset_sums(np.where(size > 0, m / np.maximum(size, 1), 0.0))
     phi = first[1 << np.arange(n)]
     pair = superset_sums(np.where(size > 1, m / np.maximum(size - 1, 1), 0.0))
@@ -123,12 +120,9 @@ class Exact(Explainer):
         n = game.n_players
         if n > MAX_PLAYERS:
             raise ExplainerError(f"n_players: Exact enumerates at most {MAX_PLAYERS} players, got {n}")
-        values = game(_bits(n))
+        values = game(bit_matrix(n))
         phi, sii = indices_from_values(values)
-        n_mod = len(game.modality_names)
-        member = 1 << np.arange(n)
-        mod_index = np.array([int(member[game.modality_of == k].sum()) for k in range(n_mod)])
-        sub = np.array([int(mod_index[_bits(n_mod)[a]].sum()) for a in range(2**n_mod)])
+        sub = coalition_index(modality_coalitions(game.modality_of, len(game.modality_names)))
         mod_phi, _ = indices_from_values(values[sub])
         i, j = np.triu_indices(n, 1)
         return {"attributions": phi, "modality": mod_phi,

@@ -40,7 +40,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from mxbench.errors import ExplainerError
-from mxbench.explainers.base import BudgetedGame, Explainer, Explanation, check_pairs
+from mxbench.explainers.base import BudgetedGame, Explainer, Explanation, check_pairs, coalition_keys
 
 #: Draws per pair when ``budget`` is None.
 DEFAULT_DRAWS = 128
@@ -118,14 +118,6 @@ def _first_pass(game: BudgetedGame) -> tuple[np.ndarray, np.ndarray]:
     return (np.abs(drop) + np.abs(gain)) / 2.0, (drop + gain) / 2.0
 
 
-def _keys(rows: np.ndarray) -> np.ndarray:
-    """One sortable key per boolean row (for np.unique): uint64 bits up to 64 players, else bytes."""
-    if rows.shape[1] <= 64:
-        return rows.astype(np.uint64) @ (np.uint64(1) << np.arange(rows.shape[1], dtype=np.uint64))
-    packed = np.ascontiguousarray(np.packbits(rows, axis=1))
-    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-
-
 def _round_coalitions(u: np.ndarray, n: int, pi: np.ndarray, pj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The coalitions ``S, S∪i, S∪j, S∪ij`` of every pair in each round.
 
@@ -187,7 +179,7 @@ def _sample_rounds(game: BudgetedGame, rng: np.random.Generator, pairs: list[tup
         u = rng.random((b, n + 1))  # drawn in order: the first rounds do not depend on max_rounds
         coal, s = _round_coalitions(u, n, pi, pj)
         rows = coal.reshape(-1, n)
-        keys = _keys(rows)
+        keys = coalition_keys(rows)
         uniq, first = np.unique(keys, return_index=True)
         fresh = ~np.isin(uniq, known)
         cost = np.cumsum(np.bincount(first[fresh] // per, minlength=b))  # new coalitions by round
@@ -320,10 +312,10 @@ class _PairProbe(Explainer):
     def _draws(self, game: BudgetedGame, rng: np.random.Generator, pairs: list[tuple[int, int]],
                info: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         n = game.n_players
-        seen = _keys(np.empty((0, n), bool))
+        seen = coalition_keys(np.empty((0, n), bool))
         if info["first_order_source"] == "first_pass":
             eye = np.eye(n, dtype=bool)
-            seen = _keys(np.concatenate([np.zeros((1, n), bool), np.ones((1, n), bool), eye, ~eye]))
+            seen = coalition_keys(np.concatenate([np.zeros((1, n), bool), np.ones((1, n), bool), eye, ~eye]))
         return _sample_rounds(game, rng, pairs, self._max_rounds(game, len(pairs)), seen)
 
     def _attributions(self, n: int, phi: np.ndarray, count: np.ndarray,

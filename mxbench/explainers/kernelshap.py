@@ -37,7 +37,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from mxbench.errors import ExplainerError
-from mxbench.explainers.base import BudgetedGame, Explainer, full_and_empty
+from mxbench.explainers.base import BudgetedGame, Explainer, coalition_keys, full_and_empty
 
 #: Sampling rounds tried before giving up on filling the budget with distinct coalitions.
 MAX_ROUNDS = 64
@@ -67,12 +67,6 @@ def shapley_kernel(n_players: int) -> np.ndarray:
     s = np.arange(1, n_players, dtype=np.float64)
     mass = (n_players - 1) / (s * (n_players - s))
     return mass / mass.sum()
-
-
-def _keys(masks: np.ndarray) -> np.ndarray:
-    """One hashable/sortable key per coalition row (its packed bits as a void scalar)."""
-    packed = np.ascontiguousarray(np.packbits(masks, axis=1))
-    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
 
 
 def _all_of_size(n: int, s: int) -> np.ndarray:
@@ -137,7 +131,7 @@ def _sample(n: int, sizes: np.ndarray, probs: np.ndarray, with_complement: np.nd
     of the coalition it was drawn with). Vectorised by rounds: each round draws ``4 * needed``
     coalitions, keeps the draws up to the one that fills the budget, and counts repeats.
     """
-    seen = np.empty(0, dtype=np.dtype((np.void, (n + 7) // 8)))
+    seen = coalition_keys(np.empty((0, n), dtype=bool))
     masks: list[np.ndarray] = []
     counts = np.zeros(0, dtype=np.float64)
     comp: list[np.ndarray] = []
@@ -151,7 +145,7 @@ def _sample(n: int, sizes: np.ndarray, probs: np.ndarray, with_complement: np.nd
         thr = np.sort(u, axis=1)[np.arange(k), s - 1]
         draws = u <= thr[:, None]
         m0 = seen.shape[0]
-        _, first, inv = np.unique(np.concatenate([seen, _keys(draws)]), return_index=True, return_inverse=True)
+        _, first, inv = np.unique(np.concatenate([seen, coalition_keys(draws)]), return_index=True, return_inverse=True)
         inv = inv.ravel()[m0:]
         is_new = first[inv] == m0 + np.arange(k)  # first occurrence of a key never accepted before
         pair = with_complement[np.searchsorted(sizes, s)]
@@ -174,7 +168,7 @@ def _sample(n: int, sizes: np.ndarray, probs: np.ndarray, with_complement: np.nd
             c[-1] = False
             spent -= 1
         need -= spent
-        seen = np.concatenate([seen, _keys(draws[new_draws])])
+        seen = np.concatenate([seen, coalition_keys(draws[new_draws])])
         masks.append(draws[new_draws])
         comp.append(c)
     if not masks:

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from mxbench.errors import ExplainerError
+from mxbench.explainers.base import coalition_keys
 
 
 # --------------------------------------------------------------------------- kernel
@@ -139,11 +140,6 @@ def modality_masks(modality_of: np.ndarray, n_modalities: int, n_samples: int, r
     return rng.random((n_samples, len(modality_of))) < rate[:, modality_of]
 
 
-def _row_keys(c: np.ndarray) -> np.ndarray:
-    packed = np.ascontiguousarray(np.packbits(c, axis=1))
-    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-
-
 def fill_budget(draw: Callable[[int], np.ndarray], fixed: np.ndarray, n_distinct: int,
                 max_draws: int) -> np.ndarray:
     """Draw masks until the sample (after ``fixed``) holds ``n_distinct`` distinct coalitions.
@@ -182,7 +178,7 @@ def fill_budget(draw: Callable[[int], np.ndarray], fixed: np.ndarray, n_distinct
     drawn = 0
     while True:
         allrows = np.concatenate(rows)
-        keys = _row_keys(allrows)
+        keys = coalition_keys(allrows)
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         is_new = first[inverse.ravel()] == np.arange(len(keys))
         count = np.cumsum(is_new)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mxbench.errors import MetricError  # noqa: F401  (re-exported: validators raise it)
+from mxbench.oracles.bruteforce import bit_matrix, coalition_index
 
 #: The columns of every validator's rows, in order.
 COLUMNS = ("task", "instance", "model", "explainer", "metric", "value")
@@ -33,15 +34,6 @@ EXAMPLE_SPEC = {"name": "example", "instances": 8, "seed": 0, "modalities": [
     {"name": "a", "kind": "tabular", "features": 4}, {"name": "b", "kind": "tabular", "features": 2}],
     "terms": [{"kind": "unique", "players": ["a:0"]}, {"kind": "synergy", "players": ["a:1", "b:0"]},
               {"kind": "redundancy", "players": ["a:2", "b:1"]}]}
-
-
-def _bits(n: int) -> np.ndarray:
-    return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
-
-
-def _coalition_index(c: np.ndarray) -> np.ndarray:
-    """The bit-order index of each coalition row."""
-    return (c.astype(np.int64) << np.arange(c.shape[1], dtype=np.int64)).sum(axis=1)
 
 
 @dataclass
@@ -247,10 +239,10 @@ class Truth:
         n = int(game.n_players)
         if n > MAX_GAME_PLAYERS:
             raise MetricError(f"game: Truth.from_game enumerates at most {MAX_GAME_PLAYERS} players, got {n}")
-        values = np.asarray(game(_bits(n)), dtype=np.float64)
+        values = np.asarray(game(bit_matrix(n)), dtype=np.float64)
         phi, sii = indices_from_values(values)
         m = moebius(values)
-        size = _bits(n).sum(axis=1)
+        size = bit_matrix(n).sum(axis=1)
         bv = superset_sums(np.where(size > 0, m / 2.0 ** np.maximum(size - 1, 0), 0.0))[1 << np.arange(n)]
         modality_of = np.asarray(getattr(game, "modality_of", np.zeros(n)), dtype=np.int64)
         names = tuple(getattr(game, "modality_names", ("all",)))[: int(modality_of.max()) + 1]
@@ -337,7 +329,7 @@ class Truth:
             tol = self.tol
             for ids, m in self._blocks():
                 k = len(ids)
-                bits = _bits(k)
+                bits = bit_matrix(k)
                 for j in range(k):
                     dummy[ids[j]] = bool(np.all(np.abs(m[bits[:, j]]) <= tol))
             self._cache["dummy"] = dummy
@@ -466,11 +458,9 @@ class Truth:
         return self._cache["blocks"]
 
     def _modality_values(self) -> np.ndarray:
-        n_mod = len(self.modality_names)
-        member = 1 << np.arange(self.n_players)
-        mod_index = np.array([int(member[self.modality_of == k].sum()) for k in range(n_mod)])
-        sub = np.array([int(mod_index[_bits(n_mod)[a]].sum()) for a in range(2**n_mod)])
-        return self._values[sub]
+        from mxbench.explainers.base import modality_coalitions
+
+        return self._values[coalition_index(modality_coalitions(self.modality_of, len(self.modality_names)))]
 
     def values(self, coalitions: np.ndarray) -> np.ndarray:
         """The exact game value of each coalition, shape ``(B,)``.
@@ -494,7 +484,7 @@ class Truth:
         """
         c = np.asarray(coalitions, dtype=bool).reshape(-1, self.n_players)
         if self._values is not None:
-            return self._values[_coalition_index(c)]
+            return self._values[coalition_index(c)]
         return self._oracle().values(c)[0]
 
     def restricted_shapley(self, keep: np.ndarray) -> np.ndarray:
@@ -525,7 +515,7 @@ class Truth:
         if self._values is not None:
             from mxbench.explainers.exact import indices_from_values
 
-            keep_bits = int(_coalition_index(keep[None, :])[0])
+            keep_bits = int(coalition_index(keep[None, :])[0])
             return indices_from_values(self._values[np.arange(len(self._values)) & keep_bits])[0]
         from mxbench.oracles.moebius import MoebiusGame
 
@@ -567,7 +557,7 @@ class Truth:
         out = []
         for t, (ids, m) in enumerate(self._blocks()):
             k = len(ids)
-            bits = _bits(k)
+            bits = bit_matrix(k)
             size = bits.sum(axis=1)
             for j in range(k):
                 additive[ids[j]] = bool(np.all(np.abs(m[bits[:, j] & (size >= 2)]) <= tol))
