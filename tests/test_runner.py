@@ -143,6 +143,42 @@ def test_cli_validate_report_and_errors(task, tmp_path, capsys):
     assert "--budgets: expected integers" in capsys.readouterr().err
 
 
+def _fail(x):
+    raise ValueError(f"job failed on {x}")
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_run_jobs_respects_dependencies_and_priority(n_jobs):
+    from mxbench.validation.runner import _run_jobs
+
+    order = []
+    jobs = [("c", pow, (2, 10), ("a", "b")), ("a", abs, (-3,), ()), ("b", max, (4, 5), ("a",)),
+            ("d", min, (7, 1), ())]
+
+    class Bar:
+        def update(self, k):
+            order.append(k)
+
+    assert _run_jobs(jobs, n_jobs, Bar()) == {"a": 3, "b": 5, "c": 1024, "d": 1}
+    assert len(order) == 4
+    with pytest.raises(RunnerError, match=r"job 'x' depends on unknown jobs \['y'\]"):
+        _run_jobs([("x", abs, (1,), ("y",))], n_jobs)
+    with pytest.raises(RunnerError, match="in a cycle"):
+        _run_jobs([("x", abs, (1,), ("y",)), ("y", abs, (1,), ("x",))], n_jobs)
+    with pytest.raises(ValueError, match="job failed on 7"):
+        _run_jobs([("ok", abs, (1,), ()), ("bad", _fail, (7,), ("ok",))], n_jobs)
+
+
+def test_run_jobs_in_one_process_follows_the_priority_order():
+    from mxbench.validation.runner import _run_jobs
+
+    seen = []
+    jobs = [("late", seen.append, ("late",), ("early",)), ("first", seen.append, ("first",), ()),
+            ("early", seen.append, ("early",), ())]
+    _run_jobs(jobs, 1)
+    assert seen == ["first", "early", "late"]
+
+
 def test_the_main_job_end_to_end(tmp_path):
     path = run("smoke", tmp_path / "run", models=["planted", "fusion_mlp"],
                explainers=["lemon", "kernelshap", "integrated_gradients", ("unimodal", {"base": "kernelshap"})],

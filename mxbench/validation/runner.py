@@ -71,6 +71,64 @@ def _limit_threads() -> None:
     torch.set_num_threads(1)
 
 
+def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: Any = None) -> dict[Any, Any]:
+    """Run ``jobs`` ``(key, fn, args, deps)`` in worker processes; return ``{key: fn(*args)}``.
+
+    A job starts once every job whose key is in its ``deps`` has finished; a free worker takes
+    the first such job in list order, so the list order is the priority. Validation units thus
+    start while the slowest models are still training, and no core idles waiting for a phase to
+    end. A job that raises stops the run (jobs not yet started are cancelled) and re-raises.
+
+    Examples
+    --------
+    >>> jobs = [("b", pow, (2, 3), ("a",)), ("a", abs, (-2,), ())]
+    >>> _run_jobs(jobs, n_jobs=1)
+    {'a': 2, 'b': 8}
+    """
+    keys = {job[0] for job in jobs}
+    for key, _, _, deps in jobs:
+        missing = [d for d in deps if d not in keys]
+        if missing:
+            raise RunnerError(f"job {key!r} depends on unknown jobs {missing}")
+    pending, results = list(jobs), {}
+
+    def next_ready() -> tuple | None:
+        k = next((i for i, job in enumerate(pending) if all(d in results for d in job[3])), None)
+        return None if k is None else pending.pop(k)
+
+    if n_jobs <= 1:
+        while pending:
+            job = next_ready()
+            if job is None:
+                raise RunnerError(f"jobs {[job[0] for job in pending]} depend on each other in a cycle")
+            key, fn, args, _ = job
+            results[key] = fn(*args)
+            if bar is not None:
+                bar.update(1)
+        return results
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=n_jobs)
+    running: dict[Any, Any] = {}
+    try:
+        while pending or running:
+            while len(running) < n_jobs and (job := next_ready()) is not None:
+                running[executor.submit(job[1], *job[2])] = job[0]
+            if not running:
+                raise RunnerError(f"jobs {[job[0] for job in pending]} depend on each other in a cycle")
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                results[running.pop(future)] = future.result()
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        for future in running:
+            future.cancel()
+    return results
+
+
 def resolve_tasks(suite: str | Task | Sequence[Any], instances: int | None = None) -> list[Task]:
     """Tasks from a suite name, a dataset folder, a Task or a list of them.
 
@@ -176,34 +234,34 @@ def train_models(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | P
     ...     sorted(folders) == [("smoke-tab-txt", "fusion_mlp")]
     True
     """
-    from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
+    jobs = _train_jobs(tasks, archs, cache_dir, seed, options or {})
+    bar = tqdm(total=len(jobs), desc="train", unit="model", disable=not progress)
+    done = _run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
+    bar.close()
+    return {(key[1], key[2]): Path(done[key][0]) for key in sorted(done)}
+
+
+def _train_jobs(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | Path, seed: int,
+                options: Mapping[str, Any]) -> list[tuple]:
+    """The :func:`_run_jobs` jobs that train (or load) each (task, arch) model, longest first.
+
+    Keys are ``("train", task name, arch)``. The longest jobs go first (slowest architecture,
+    then most modalities and players), so the parallel tail is short: one fl_i2moe on three
+    modalities takes as long as several of the other models together.
+    """
     from mxbench.models.train import ARCHITECTURES
 
     for arch in archs:
         if arch not in ARCHITECTURES:
             raise RunnerError(f"models: unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
-    options = dict(options or {})
-    jobs = [(task, arch, model_folder(cache_dir, task, arch, seed, options)) for task in tasks for arch in archs]
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    n_jobs = n_jobs or os.cpu_count() or 1
-    out: dict[tuple[str, str], Path] = {}
-    bar = tqdm(total=len(jobs), desc="train", unit="model", disable=not progress)
-    # the longest jobs first (slowest architecture, then most modalities and players), so the
-    # parallel tail is short: one fl_i2moe on three modalities takes as long as the rest together
-    order = sorted(range(len(jobs)), key=lambda k: (-list(ARCHITECTURES).index(jobs[k][1]),
-                                                    -len(jobs[k][0].modality_names), -jobs[k][0].n_players))
-    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_train_one)(jobs[k][0], jobs[k][1], seed, jobs[k][2], options) for k in order) if n_jobs > 1 else (
-        _train_one(jobs[k][0], jobs[k][1], seed, jobs[k][2], options) for k in order)
-    by_folder = {str(j[2]): j for j in jobs}
-    for folder, _ in results:
-        task, arch, _ = by_folder[folder]
-        out[(task.spec.name, arch)] = Path(folder)
-        bar.update(1)
-    bar.close()
-    return {k: out[k] for k in sorted(out)}
+    pairs = sorted(((task, arch) for task in tasks for arch in archs),
+                   key=lambda p: (-list(ARCHITECTURES).index(p[1]), -len(p[0].modality_names), -p[0].n_players))
+    return [(("train", task.spec.name, arch), _train_one,
+             (task, arch, seed, model_folder(cache_dir, task, arch, seed, options), dict(options)), ())
+            for task, arch in pairs]
 
 
 def explainer_specs(explainers: Iterable[Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -359,13 +417,27 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     >>> frame[["model", "explainer", "budget", "metric"]].drop_duplicates().values.tolist()
     [['planted', 'kernelshap', 64, 'auroc']]
     """
-    from joblib import Parallel, delayed
     from tqdm.auto import tqdm
-
-    from mxbench.validation import get_metric
 
     tasks = resolve_tasks(suite)
     specs = explainer_specs(explainers)
+    _check_grid(models, budgets, seeds, instances, metrics)
+    archs = [m for m in models if m != PLANTED]
+    cache = Path(cache_dir) if cache_dir is not None else Path(".mxbench-cache") / "models"
+    options = dict(train_options or {})
+    units = _unit_jobs("validate", tasks, models, specs, budgets, seeds, instances, metrics, cache, options)
+    jobs = (_train_jobs(tasks, archs, cache, 0, options) if archs else []) + units
+    bar = tqdm(total=len(jobs), desc="validate", unit="job", disable=not progress)
+    done = _run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
+    bar.close()
+    return _tidy([done[job[0]] for job in units])
+
+
+def _check_grid(models: Sequence[str], budgets: Sequence[int | None], seeds: Sequence[int], instances: int,
+                metrics: Sequence[str] | None) -> None:
+    """Raise :class:`RunnerError` on a bad grid argument (before anything runs)."""
+    from mxbench.validation import get_metric
+
     for m in metrics or ():
         try:
             get_metric(m)
@@ -380,30 +452,33 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
             raise RunnerError(f"budgets: expected positive integers or None, got {b!r}")
     if not seeds:
         raise RunnerError("seeds: no seed given")
-    archs = [m for m in models if m != PLANTED]
-    folders: dict[tuple[str, str], Path] = {}
-    if archs:
-        cache = Path(cache_dir) if cache_dir is not None else Path(".mxbench-cache") / "models"
-        folders = train_models(tasks, archs, cache, options=train_options, n_jobs=n_jobs, progress=progress)
-    # one unit per (task, model, explainer): small units keep both cores busy to the end
-    units = []
+
+
+def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: list[tuple[str, dict]],
+               budgets: Sequence[int | None], seeds: Sequence[int], instances: int, metrics: Sequence[str] | None,
+               cache_dir: Path, options: Mapping[str, Any]) -> list[tuple]:
+    """The :func:`_run_jobs` jobs of one validation grid: one per (task, model, explainer).
+
+    Small units keep every core busy to the end; the slowest models' units come first. A
+    unit on a trained model depends on its ``("train", task, arch)`` job; keys are
+    ``("unit", tag, task, model, explainer index)``.
+    """
+    jobs = []
     for task in tasks:
         test = task.split_indices("test")
         rows = [int(i) for i in (test if len(test) else np.arange(task.n_instances))[:instances]]
         for m in models:
-            folder = None if m == PLANTED else str(folders[(task.spec.name, m)])
-            units += [(task, m, folder, [spec], rows) for spec in specs]
-    heavy = {"fl_i2moe": 0, "transformer": 1, "fusion_mlp": 2}  # slowest models first: a short tail
-    units.sort(key=lambda u: heavy.get(u[1], 3))
-    n_jobs = n_jobs or os.cpu_count() or 1
-    args = [(t, m, f, s, list(budgets), list(seeds), r, metrics) for t, m, f, s, r in units]
-    bar = tqdm(total=len(units), desc="validate", unit="unit", disable=not progress)
-    frames = []
-    for frame in (Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(_run_unit)(*a) for a in args)
-                  if n_jobs > 1 else (_run_unit(*a) for a in args)):
-        frames.append(frame)
-        bar.update(1)
-    bar.close()
+            folder = None if m == PLANTED else str(model_folder(cache_dir, task, m, 0, options))
+            deps = () if m == PLANTED else (("train", task.spec.name, m),)
+            jobs += [(("unit", tag, task.spec.name, m, j), _run_unit,
+                      (task, m, folder, [spec], list(budgets), list(seeds), rows, metrics), deps)
+                     for j, spec in enumerate(specs)]
+    heavy = {"fl_i2moe": 0, "transformer": 1, "fusion_mlp": 2}
+    return sorted(jobs, key=lambda job: heavy.get(job[0][3], 3))
+
+
+def _tidy(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate result frames in the canonical row order (:data:`RESULT_COLUMNS`)."""
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=list(RESULT_COLUMNS))
@@ -490,6 +565,11 @@ def read_results(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _specialisation_job(task: Task, cache_dir: Path, options: Mapping[str, Any]) -> pd.DataFrame:
+    _limit_threads()
+    return specialisation_rows([task], cache_dir, options)
+
+
 def specialisation_rows(tasks: Sequence[Task], cache_dir: str | Path, train_options: Mapping[str, Any] | None = None,
                         seed: int = 0) -> pd.DataFrame:
     """Result rows of the FL-I2MoE specialisation check for each task's cached ``fl_i2moe`` model.
@@ -572,25 +652,31 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
     else:
         write(suite, data, overwrite=data.exists(), progress=progress)
         tasks = list(load_suite(data).values())
+    from tqdm.auto import tqdm
+
     from mxbench.validation import METRICS
 
+    specs = explainer_specs(explainers)
+    _check_grid(models, budgets, (0,), instances, None)
     cheap = [m for m in METRICS if m not in RERUN_METRICS]
     trained = [m for m in models if m != PLANTED]
-    frames = []
-    if PLANTED in models:
-        frames.append(validate(tasks, models=[PLANTED], explainers=explainers, budgets=budgets, instances=instances,
-                               n_jobs=n_jobs, progress=progress))
-    if trained:
-        frames.append(validate(tasks, models=trained, explainers=explainers, budgets=budgets, instances=instances,
-                               metrics=cheap, cache_dir=out / "models", train_options=train_options, n_jobs=n_jobs,
-                               progress=progress))
+    cache, options = out / "models", dict(train_options or {})
+    # one pool for everything, in priority order: training (longest first), the units on the
+    # trained models, the specialisation check, the planted units, the recovery-against-queries
+    # curve; units start as soon as their model is trained
+    units = _unit_jobs("models", tasks, trained, specs, budgets, (0,), instances, cheap, cache, options)
     if "fl_i2moe" in trained:
-        frames.append(specialisation_rows(tasks, out / "models", train_options))
-    results = pd.concat(frames, ignore_index=True)
+        units += [(("specialisation", task.spec.name), _specialisation_job, (task, cache, options),
+                   (("train", task.spec.name, "fl_i2moe"),)) for task in tasks]
+    if PLANTED in models:
+        units += _unit_jobs("planted", tasks, [PLANTED], specs, budgets, (0,), instances, None, cache, options)
     # recovery against queries on the planted games, for question 1 of the report
-    curve = validate(tasks, models=[PLANTED], explainers=CURVE_EXPLAINERS, budgets=CURVE_BUDGETS,
-                     instances=instances, metrics=["auroc", "modality_share_error", "n_queries"], n_jobs=n_jobs,
-                     progress=progress)
-    results = pd.concat([results, curve], ignore_index=True)
+    units += _unit_jobs("curve", tasks, [PLANTED], explainer_specs(CURVE_EXPLAINERS), CURVE_BUDGETS, (0,),
+                        instances, ["auroc", "modality_share_error", "n_queries"], cache, options)
+    jobs = _train_jobs(tasks, trained, cache, 0, options) + units
+    bar = tqdm(total=len(jobs), desc="run", unit="job", disable=not progress)
+    done = _run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
+    bar.close()
+    results = _tidy([done[job[0]] for job in units])
     write_results(results, out / "results.parquet")
     return write_report(results, out / "report", task=tasks[0])
