@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     tra.add_argument("--arch", required=True, choices=["fusion_mlp", "transformer", "fl_i2moe"])
     tra.add_argument("--out", required=True, help="the model folder to create")
     tra.add_argument("--seed", type=int, default=0, help="random_state of the training (default 0)")
-    tra.add_argument("--epochs", type=int, default=60, help="at most this many epochs (default 60)")
+    tra.add_argument("--epochs", type=int, default=None,
+                     help="at most this many epochs (default: the architecture's, 40 for fl_i2moe, else 60)")
     tra.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     tra.add_argument("--quiet", action="store_true", help="no progress bar")
     tra.set_defaults(func=_cmd_train)

@@ -12,7 +12,7 @@ import torch
 import mxbench
 from mxbench.cli import main
 from mxbench.models import ModelError, TaskModel, TrainedModel, load, sample_coalitions, train
-from mxbench.models.train import to_tensors
+from mxbench.models.train import keep_rate_coalitions, to_tensors
 
 SPEC = {"name": "tiny", "seed": 1, "instances": 600,
         "modalities": [{"name": "tab", "kind": "tabular", "features": 3},
@@ -163,6 +163,8 @@ def test_bad_arguments(task):
         train(task, "fusion_mlp", config={"no_such_option": 1})
     with pytest.raises(ModelError, match="epochs: expected a positive integer"):
         train(task, "fusion_mlp", epochs=0)
+    with pytest.raises(ModelError, match="lr_schedule: expected one of .* got 'step'"):
+        train(task, "fusion_mlp", lr_schedule="step")
     with pytest.raises(ModelError, match="task: expected an mxbench Task"):
         train("tiny", "fusion_mlp")
     no_train = mxbench.generate(dict(SPEC, splits=[1.0, 0.0, 0.0]))
@@ -193,6 +195,30 @@ def test_sample_coalitions_mixes_three_regimes():
     assert whole.mean() > 0.5
     # the mean keep rate: 1/4 * 1 + 1/4 * 1/2 + 1/2 * 1/2
     assert c.mean() == pytest.approx(0.625, abs=0.01)
+
+
+def test_cosine_schedule_changes_training_after_the_first_epoch(task):
+    kw = dict(epochs=3, random_state=2, examples_per_epoch=512, certify=False, target_r2=None, patience=5)
+    cosine, constant = train(task, "fusion_mlp", **kw), train(task, "fusion_mlp", lr_schedule="constant", **kw)
+    # the first epoch runs at the full rate under both schedules; later ones differ
+    assert cosine.history[0] == constant.history[0]
+    assert cosine.history[2]["val_loss"] != constant.history[2]["val_loss"]
+    assert cosine.settings["lr_schedule"] == "cosine" and constant.settings["lr_schedule"] == "constant"
+
+
+def test_epochs_default_to_the_architecture(task):
+    model = train(task, "fl_i2moe", config={"dim": 8, "heads": 2, "layers": 1}, examples_per_epoch=64, patience=1,
+                  certify=False)
+    assert model.settings["epochs"] == 40 and 1 <= len(model.history) <= 40
+    assert train(task, "fusion_mlp", examples_per_epoch=64, patience=1, certify=False).settings["epochs"] == 60
+
+
+def test_keep_rate_coalitions_is_the_certificate_regime():
+    c = keep_rate_coalitions(np.random.default_rng(4), 20000, 8)
+    # keep rate u ~ U(0, 1) per row: P(all present) = E[u^8] = 1/9, P(none) = 1/9, mean 1/2
+    assert c.all(axis=1).mean() == pytest.approx(1 / 9, abs=0.01)
+    assert (~c).all(axis=1).mean() == pytest.approx(1 / 9, abs=0.01)
+    assert c.mean() == pytest.approx(0.5, abs=0.01)
 
 
 def test_to_tensors_dtypes():

@@ -115,7 +115,7 @@ def test_ig_methods_agree_and_count_their_end_points(models, mix3):
 def test_ig_maps_inputs_to_the_right_player(models, mix3, arch):
     """With one player present, input and baseline differ in that player only: it gets everything."""
     single = _single_player_task(mix3, 5)
-    ig = IntegratedGradients(steps=24)
+    ig = IntegratedGradients(steps=48)
     for j in range(mix3.n_players):
         e = ig.explain(models[arch], single, j)
         others = np.delete(e.attributions, j)

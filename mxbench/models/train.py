@@ -28,6 +28,9 @@ class ModelError(MxbenchError):
     """
 
 
+#: The learning-rate schedules :func:`train` knows.
+LR_SCHEDULES = ("cosine", "constant")
+
 #: Architecture name -> (module, class), imported on first use.
 ARCHITECTURES = {
     "fusion_mlp": ("mxbench.models.fusion_mlp", "FusionMLP"),
@@ -93,6 +96,21 @@ def sample_coalitions(rng: np.random.Generator, n_rows: int, modality_of: np.nda
                     np.where((kind < 0.75)[:, None], per_modality, np.ones((n_rows, n), dtype=bool)))
 
 
+def keep_rate_coalitions(rng: np.random.Generator, n_rows: int, n_players: int) -> np.ndarray:
+    """Random coalitions ``(n_rows, n_players)`` with a keep rate drawn uniformly per row.
+
+    The certificate's "random coalitions" regime; training validates on it too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = keep_rate_coalitions(np.random.default_rng(0), 2000, 10)
+    >>> c.shape, round(float(c.mean()), 1)
+    ((2000, 10), 0.5)
+    """
+    return rng.random((n_rows, n_players)) < rng.random((n_rows, 1))
+
+
 def to_tensors(inputs: Mapping[str, np.ndarray], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Raw numpy inputs as model tensors: float32 columns and pixels, int64 tokens.
 
@@ -127,19 +145,24 @@ def _target(f: np.ndarray, classification: bool) -> torch.Tensor:
 
 
 def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | None = None, random_state: int = 0,
-          epochs: int = 60, patience: int = 8, batch_size: int = 256, lr: float | None = None,
-          examples_per_epoch: int | None = None, target_r2: float | None = 0.98, device: str = "cpu",
+          epochs: int | None = None, patience: int = 8, batch_size: int = 256, lr: float | None = None,
+          lr_schedule: str = "cosine", examples_per_epoch: int | None = None, target_r2: float | None = 0.97,
+          device: str = "cpu",
           cache_dir: str | Path | None = None, certify: bool = True, progress: bool = False):
     """Train a model on a task under masking and certify it against the planted game.
 
     Every epoch draws a fresh random coalition for each training example
     (:func:`sample_coalitions`), masks the raw inputs by the one masking rule and computes
-    the target from ``f*`` on the masked input. Adam; the weights of the epoch with the lowest
-    loss on a fixed masked validation set are kept; training stops after ``patience``
-    epochs without improvement, or as soon as the validation R² (of the model's output against
-    ``f*`` on the masked inputs — logits for classification) reaches ``target_r2``: a model that
-    fits the masked planted function that well is past what the certificate asks
-    (R² >= 0.95), and further epochs only cost time. Everything is seeded by ``random_state``.
+    the target from ``f*`` on the masked input. Adam, with the learning rate decayed along a
+    cosine to 0 over ``epochs`` (``lr_schedule="cosine"``): on ``smoke-mix3`` FL-I2MoE certifies
+    in 40 epochs with it, against 60 at a constant rate. The validation set masks each
+    validation instance (twice) with :func:`keep_rate_coalitions`, the regime of the
+    certificate's R²; the weights of the epoch with the lowest validation loss are kept.
+    Training stops after ``patience`` epochs without improvement, or as soon as the validation
+    R² (of the model's output against ``f*`` on the masked inputs — logits for classification)
+    reaches ``target_r2``: a model that fits the masked planted function that well is past
+    what the certificate asks (R² >= 0.95), and further epochs only cost time. Everything is
+    seeded by ``random_state``.
 
     Parameters
     ----------
@@ -151,10 +174,15 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
         Architecture keyword arguments (defaults otherwise).
     random_state : int
         Seeds initialisation, masks and batches.
-    epochs, patience, batch_size : int
-        Epoch limit, early-stopping patience, batch size.
+    epochs : int, optional
+        The epoch limit, over which the cosine schedule decays (default: the architecture's
+        ``default_epochs`` or 60).
+    patience, batch_size : int
+        Early-stopping patience, batch size.
     lr : float, optional
         Adam's learning rate (default: the architecture's ``default_lr`` or 3e-3).
+    lr_schedule : {"cosine", "constant"}
+        Decay the learning rate along a cosine to 0 over ``epochs``, or keep it.
     examples_per_epoch : int, optional
         Masked examples drawn per epoch (default: the training split's size, at least 4096).
     target_r2 : float or None
@@ -189,6 +217,10 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
 
     if not isinstance(task, Task):
         raise ModelError(f"task: expected an mxbench Task, got {type(task).__name__}")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ModelError(f"lr_schedule: expected one of {LR_SCHEDULES}, got {lr_schedule!r}")
+    if epochs is None:
+        epochs = getattr(architecture(arch), "default_epochs", 60)
     for name, value in (("epochs", epochs), ("patience", patience), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ModelError(f"{name}: expected a positive integer, got {value!r}")
@@ -205,7 +237,7 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
     config = dict(config or {})
     lr = float(lr if lr is not None else getattr(module, "default_lr", 3e-3))
     settings = {"epochs": epochs, "patience": patience, "batch_size": batch_size, "lr": lr,
-                "examples_per_epoch": examples_per_epoch, "target_r2": target_r2}
+                "lr_schedule": lr_schedule, "examples_per_epoch": examples_per_epoch, "target_r2": target_r2}
     key = hashlib.sha256(canonical_json({"spec": task.spec.spec_hash(), "arch": arch, "config": config,
                                          "random_state": random_state, "settings": settings}).encode()).hexdigest()
     if cache_dir is not None:
@@ -217,9 +249,11 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
     classification = task.spec.target == "classification"
     loss_fn = nn.BCEWithLogitsLoss() if classification else nn.MSELoss()
     optimiser = torch.optim.Adam(module.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs) if lr_schedule == "cosine" else None
     per_epoch = examples_per_epoch or max(len(train_rows), 4096)
 
-    val_coal = sample_coalitions(np.random.default_rng([random_state, 8]), len(val_rows), task.modality_of)
+    val_rows = np.repeat(val_rows, 2)
+    val_coal = keep_rate_coalitions(np.random.default_rng([random_state, 8]), len(val_rows), task.n_players)
     val_inputs, val_f = _masked_batch(task, val_rows, val_coal)
     val_x, val_y = to_tensors(val_inputs, device), _target(val_f, classification).to(device)
     # R² on the scale of f* (logits for classification), as the certificate measures it
@@ -242,6 +276,8 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
             loss.backward()
             optimiser.step()
             total += loss.item() * len(y_all[s:s + batch_size])
+        if schedule is not None:
+            schedule.step()
         module.eval()
         with torch.no_grad():
             out = _predict(module, val_x, 4096)

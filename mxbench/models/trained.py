@@ -13,7 +13,7 @@ from torch import nn
 
 from mxbench.errors import MxbenchError
 from mxbench.games import Game
-from mxbench.models.train import ModelError, _predict, build, to_tensors
+from mxbench.models.train import ModelError, _predict, build, keep_rate_coalitions, to_tensors
 from mxbench.oracles.moebius import MoebiusGame, moebius_from_table, subset_masks
 from mxbench.task import Task
 
@@ -221,7 +221,7 @@ class TrainedModel:
             r2_ablated[name] = r2_score(*evaluate(present))
         rng = np.random.default_rng([random_state, 9])
         rep = np.repeat(np.arange(len(rows)), random_coalitions)
-        coal = rng.random((len(rep), n)) < rng.random((len(rep), 1))
+        coal = keep_rate_coalitions(rng, len(rep), n)
         r2_random = r2_score(*evaluate(coal, rep))
 
         # the model's exact modality game: all 2^M modality coalitions
