@@ -147,6 +147,32 @@ class WhiteBoxExplainer:
                            explainer=self.name, params=self.get_params(), player_names=list(task.player_names),
                            extras=dict(out.get("extras", {})))
 
+    def unsupported_reason(self, model: Any, task: Any) -> str | None:
+        """Why this method does not apply to a trained model's architecture (None: it does).
+
+        Parameters
+        ----------
+        model : TrainedModel
+            A trained model.
+        task : Task
+            Its task.
+
+        Returns
+        -------
+        str or None
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> from mxbench.models import train
+        >>> from mxbench.explainers import AttentionRollout
+        >>> task = mxbench.generate("smoke", instances=200)[0]
+        >>> model = train(task, "fusion_mlp", epochs=1, certify=False)
+        >>> AttentionRollout().unsupported_reason(model, task)[:26]
+        'it has no attention maps; '
+        """
+        return self._unsupported(model.module, task)
+
     def _unsupported(self, module: torch.nn.Module, task: Any) -> str | None:
         """Why the method does not apply to this module (None: it does)."""
         return None

@@ -323,6 +323,8 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
                 if "random_state" in cls.__init__.__code__.co_varnames:
                     kwargs["random_state"] = seed
                 explainer = cls(**kwargs)
+                if whitebox and explainer.unsupported_reason(model, task) is not None:
+                    break  # white-box methods run only on the architectures they apply to
                 chosen = None if metrics is None else [m for m in metrics
                                                        if not (whitebox and get_metric(m).needs_explainer)]
                 for i in rows:
