@@ -75,6 +75,11 @@ def test_suite_must_hold_tasks():
         validate("no-such-suite", models=["planted"], explainers=["kernelshap"], progress=False)
 
 
+def test_task_names_must_be_unique(task):
+    with pytest.raises(RunnerError, match="task names must be unique .* got 'smoke-tab-txt' twice"):
+        validate([task, task], models=["planted"], explainers=["kernelshap"], progress=False)
+
+
 def test_uncertified_models_are_flagged_and_reported_apart(task, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # attention on the fusion MLP does not apply: skipped without a word
@@ -168,6 +173,8 @@ def test_run_jobs_respects_dependencies_and_priority(n_jobs):
     assert len(order) == 4
     with pytest.raises(RunnerError, match=r"job 'x' depends on unknown jobs \['y'\]"):
         _run_jobs([("x", abs, (1,), ("y",))], n_jobs)
+    with pytest.raises(RunnerError, match="two jobs share a key"):
+        _run_jobs([("x", abs, (1,), ()), ("x", abs, (2,), ())], n_jobs)
     with pytest.raises(RunnerError, match="in a cycle"):
         _run_jobs([("x", abs, (1,), ("y",)), ("y", abs, (1,), ("x",))], n_jobs)
     with pytest.raises(ValueError, match="job failed on 7"):

@@ -86,6 +86,8 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
     {'a': 2, 'b': 8}
     """
     keys = {job[0] for job in jobs}
+    if len(keys) != len(jobs):
+        raise RunnerError("jobs: two jobs share a key")
     for key, _, _, deps in jobs:
         missing = [d for d in deps if d not in keys]
         if missing:
@@ -161,6 +163,10 @@ def resolve_tasks(suite: str | Task | Sequence[Any], instances: int | None = Non
                               f"nor a Task")
     if not tasks:
         raise RunnerError(f"suite: {suite!r} holds no tasks")
+    names = [t.spec.name for t in tasks]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise RunnerError(f"suite: task names must be unique (results are keyed by them), got {twice[0]!r} twice")
     return tasks
 
 
