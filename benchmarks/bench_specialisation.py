@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--cache", default=None, help="folder to reuse trained models from")
     parser.add_argument("--csv", default=None, help="write the routing and term frames to PREFIX_*.csv")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--tasks", default=None, help="comma-separated specialisation task names (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = {}
@@ -74,7 +75,9 @@ def main() -> None:
         config["lambda_int"] = args.lambda_int
     if args.temperature is not None:
         config["temperature"] = args.temperature
-    runs = [(t, s) for t in mxbench.generate("specialisation") for s in range(args.seeds)]
+    wanted = None if args.tasks is None else set(args.tasks.split(","))
+    runs = [(t, s) for t in mxbench.generate("specialisation") for s in range(args.seeds)
+            if wanted is None or t.spec.name in wanted]
     if not args.no_smoke:
         runs += [(t, 0) for t in mxbench.generate("smoke")]
     print(f"mxbench bench_specialisation: torch {torch.__version__}, threads {torch.get_num_threads()}, "

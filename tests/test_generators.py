@@ -475,13 +475,14 @@ def test_list_suites():
     rows = {r["name"]: r for r in list_suites()}
     assert rows["smoke"]["players"] == "12-14" and rows["smoke"]["tasks"] == 3
     assert rows["standard"]["players"] == "16-64" and rows["standard"]["modalities"] == "2-3"
-    assert rows["specialisation"]["players"] == "8-8" and rows["specialisation"]["tasks"] == 3
+    assert rows["specialisation"]["players"] == "8-8" and rows["specialisation"]["tasks"] == 4
 
 
 def test_specialisation_suite_is_pure():
-    unique, synergy, redundancy = suite_specs("specialisation")
+    unique, synergy, redundancy, unique_txt = suite_specs("specialisation")
     mod = unique.modality_of
     assert {int(mod[i]) for t in unique.terms for i in t.ids} == {0}
+    assert {int(mod[i]) for t in unique_txt.terms for i in t.ids} == {1}
     assert all(t.kind == "synergy" and {int(mod[i]) for i in t.ids} == {0, 1} for t in synergy.terms)
     assert all(t.kind == "redundancy" and {int(mod[i]) for i in t.ids} == {0, 1} for t in redundancy.terms)
 

@@ -82,7 +82,7 @@ def brute_moebius(values):
 # ---------------------------------------------------------------------- what should match
 def test_matching_expert_and_term_expert():
     spec_tasks = mxbench.generate("specialisation", instances=8)
-    assert [matching_expert(t) for t in spec_tasks] == ["uni:tab", "syn", "red"]
+    assert [matching_expert(t) for t in spec_tasks] == ["uni:tab", "syn", "red", "uni:txt"]
     smoke = mxbench.generate("smoke", instances=8)
     assert [matching_expert(t) for t in smoke] == [None, None, None]
     task = mxbench.generate(SPEC, instances=8)

@@ -95,6 +95,11 @@ def _specialisation() -> list[dict[str, Any]]:
         {"name": "spec-redundancy", "seed": 23, "instances": 4096, "noise": 0.05, "modalities": mods,
          "terms": [{"kind": "redundancy", "players": ["tab:0", "txt:0"], "weight": 1.5},
                    {"kind": "redundancy", "players": ["tab:1", "txt:1"], "weight": -1.0}]},
+        # the mirror of spec-unique-tab: tells "routes to the signal's unique expert" from a uni:tab bias
+        {"name": "spec-unique-txt", "seed": 24, "instances": 4096, "noise": 0.05, "modalities": mods,
+         "terms": [{"kind": "unique", "players": ["txt:0"], "weight": 1.5},
+                   {"kind": "unique", "players": ["txt:1"], "fn": "tanh", "weight": 1.5},
+                   {"kind": "synergy", "op": "product", "players": ["txt:2", "txt:3"], "weight": 1.0}]},
     ]
 
 

@@ -81,7 +81,7 @@ def matching_expert(task: Task) -> str | None:
     --------
     >>> import mxbench
     >>> [matching_expert(t) for t in mxbench.generate("specialisation", instances=8)]
-    ['uni:tab', 'syn', 'red']
+    ['uni:tab', 'syn', 'red', 'uni:txt']
     >>> matching_expert(mxbench.generate("smoke", instances=8)[0]) is None
     True
     """
