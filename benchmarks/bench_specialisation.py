@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 import mxbench
+from mxbench.generators.suites import suite_specs
 from mxbench.models import train
 from mxbench.models.specialisation import expert_term_share, matching_expert, routing_summary
 
@@ -76,6 +77,9 @@ def main() -> None:
     if args.temperature is not None:
         config["temperature"] = args.temperature
     wanted = None if args.tasks is None else set(args.tasks.split(","))
+    names = [s.name for s in suite_specs("specialisation")]
+    if wanted is not None and not wanted <= set(names):
+        parser.error(f"--tasks: unknown task(s) {sorted(wanted - set(names))} (choose from {', '.join(names)})")
     runs = [(t, s) for t in mxbench.generate("specialisation") for s in range(args.seeds)
             if wanted is None or t.spec.name in wanted]
     if not args.no_smoke:

@@ -58,6 +58,7 @@ def test_validate_is_deterministic_apart_from_seconds(task, planted):
     (dict(metrics=["aurok"]), "unknown metric 'aurok'"),
     (dict(models=["resnet"]), "models: unknown architecture 'resnet'"),
     (dict(models=[]), "models: no model given"),
+    (dict(models=["planted", "fusion_mlp", "planted"]), "models: 'planted' is given twice"),
     (dict(instances=0), "instances: expected a positive integer"),
     (dict(budgets=[-5]), "budgets: expected positive integers"),
 ])
@@ -66,6 +67,27 @@ def test_validate_rejects_bad_arguments(task, kwargs, match, tmp_path):
     args.update(kwargs)
     with pytest.raises(RunnerError, match=match):
         validate(task, **args)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(models=["planted", "cnn"]), "models: unknown architecture 'cnn'"),
+    (dict(explainers=["nope"]), "explainers: unknown explainer 'nope'"),
+])
+def test_run_checks_its_arguments_before_writing_anything(kwargs, match, tmp_path):
+    with pytest.raises(RunnerError, match=match):
+        run("smoke", tmp_path / "run", progress=False, **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
+def test_model_cache_key_follows_the_training_defaults(task, monkeypatch):
+    from mxbench.models.fl_i2moe import FLI2MoE
+    from mxbench.validation.runner import model_folder
+
+    before = model_folder("cache", task, "fl_i2moe")
+    assert model_folder("cache", task, "fl_i2moe") == before
+    monkeypatch.setattr(FLI2MoE, "default_epochs", 41)  # a model trained under other defaults is not reused
+    assert model_folder("cache", task, "fl_i2moe") != before
+    assert model_folder("cache", task, "fl_i2moe", options={"epochs": 41}) != model_folder("cache", task, "fl_i2moe")
 
 
 def test_suite_must_hold_tasks():
@@ -157,28 +179,54 @@ def _fail(x):
     raise ValueError(f"job failed on {x}")
 
 
+def _mark(folder, name, needs):
+    """Write folder/name, after checking that the jobs it depends on wrote theirs."""
+    import pathlib
+
+    missing = [n for n in needs if not (pathlib.Path(folder) / n).is_file()]
+    if missing:
+        raise AssertionError(f"{name} started before {missing}")
+    (pathlib.Path(folder) / name).write_text(name)
+    return name
+
+
+def _sleep_then_mark(folder, seconds):
+    import pathlib
+    import time
+
+    time.sleep(seconds)
+    (pathlib.Path(folder) / "slept").write_text("done")
+    return seconds
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_run_jobs_respects_dependencies_and_priority(n_jobs):
+def test_run_jobs_starts_a_job_only_after_its_dependencies(n_jobs, tmp_path):
     from mxbench.validation.runner import _run_jobs
 
-    order = []
-    jobs = [("c", pow, (2, 10), ("a", "b")), ("a", abs, (-3,), ()), ("b", max, (4, 5), ("a",)),
-            ("d", min, (7, 1), ())]
+    graph = {"a": (), "b": ("a",), "c": ("a", "b"), "d": (), "e": ("d", "c")}
+    jobs = [(k, _mark, (str(tmp_path), k, deps), deps) for k, deps in reversed(list(graph.items()))]
+    updates = []
 
     class Bar:
         def update(self, k):
-            order.append(k)
+            updates.append(k)
 
-    assert _run_jobs(jobs, n_jobs, Bar()) == {"a": 3, "b": 5, "c": 1024, "d": 1}
-    assert len(order) == 4
+    assert _run_jobs(jobs, n_jobs, Bar()) == {k: k for k in graph}
+    assert updates == [1] * 5 and sorted(p.name for p in tmp_path.iterdir()) == sorted(graph)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_run_jobs_refuses_bad_graphs_before_running_anything(n_jobs, tmp_path):
+    from mxbench.validation.runner import _run_jobs
+
+    ok = ("ok", _mark, (str(tmp_path), "ok", ()), ())
     with pytest.raises(RunnerError, match=r"job 'x' depends on unknown jobs \['y'\]"):
-        _run_jobs([("x", abs, (1,), ("y",))], n_jobs)
+        _run_jobs([ok, ("x", abs, (1,), ("y",))], n_jobs)
     with pytest.raises(RunnerError, match="two jobs share a key"):
-        _run_jobs([("x", abs, (1,), ()), ("x", abs, (2,), ())], n_jobs)
-    with pytest.raises(RunnerError, match="in a cycle"):
-        _run_jobs([("x", abs, (1,), ("y",)), ("y", abs, (1,), ("x",))], n_jobs)
-    with pytest.raises(ValueError, match="job failed on 7"):
-        _run_jobs([("ok", abs, (1,), ()), ("bad", _fail, (7,), ("ok",))], n_jobs)
+        _run_jobs([ok, ("x", abs, (1,), ()), ("x", abs, (2,), ())], n_jobs)
+    with pytest.raises(RunnerError, match=r"jobs \['x', 'y'\] depend on each other in a cycle"):
+        _run_jobs([ok, ("x", abs, (1,), ("y",)), ("y", abs, (1,), ("x",))], n_jobs)
+    assert not (tmp_path / "ok").exists()  # refused up front: not even the independent job ran
 
 
 def test_run_jobs_in_one_process_follows_the_priority_order():
@@ -189,6 +237,20 @@ def test_run_jobs_in_one_process_follows_the_priority_order():
             ("early", seen.append, ("early",), ())]
     _run_jobs(jobs, 1)
     assert seen == ["first", "early", "late"]
+
+
+def test_a_failing_job_stops_the_run_and_its_running_neighbours(tmp_path):
+    import time
+
+    from mxbench.validation.runner import _run_jobs
+
+    with pytest.raises(ValueError, match="job failed on 7"):
+        _run_jobs([("bad", _fail, (7,), ()), ("slow", _sleep_then_mark, (str(tmp_path), 5), ()),
+                   ("after", _mark, (str(tmp_path), "after", ()), ("bad",))], 2)
+    time.sleep(7)
+    # the running neighbour was killed (it would have written "slept" after 5 s); "after" never started
+    assert not (tmp_path / "slept").exists() and not (tmp_path / "after").exists()
+    assert _run_jobs([("quick", abs, (-4,), ())], 2) == {"quick": 4}  # the pool comes back
 
 
 def test_the_main_job_end_to_end(tmp_path):

@@ -1,11 +1,12 @@
 """The benchmark runner: tasks × models × explainers × budgets × seeds -> one tidy results frame.
 
-:func:`validate` runs the grid. Work is cut into units of one (task, model): each unit builds
-the games of the chosen test instances, runs every explainer at every budget and seed, and
-scores each explanation with the validators (:func:`mxbench.validation.evaluate`). Units run
-in parallel processes (joblib) with one BLAS / torch thread each. Trained models come from
-:func:`train_models`, which reuses models cached on disk (keyed by the task's spec hash, the
-architecture, the seed and the training settings) and trains the missing ones in parallel.
+:func:`validate` runs the grid. Work is cut into units of one (task, model, explainer): each
+unit builds the games of the chosen test instances, runs the explainer at every budget and seed,
+and scores each explanation with the validators (:func:`mxbench.validation.evaluate`). Units and
+the training of the models they need run in one pool of processes (:func:`_run_jobs`, joblib's
+loky executor) with one BLAS / torch thread each; a unit starts as soon as its model is trained.
+Trained models are cached on disk (keyed by the task's spec hash, the architecture, the seed, the
+training options and the training defaults) and reused.
 
 The results hold one row per (task, instance, model, explainer, budget, seed, metric) with the
 columns :data:`RESULT_COLUMNS`; ``certified`` is False for rows on a model that failed its
@@ -77,7 +78,9 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
     A job starts once every job whose key is in its ``deps`` has finished; a free worker takes
     the first such job in list order, so the list order is the priority. Validation units thus
     start while the slowest models are still training, and no core idles waiting for a phase to
-    end. A job that raises stops the run (jobs not yet started are cancelled) and re-raises.
+    end. A job that raises stops the run: jobs not yet started never start, the worker
+    processes of jobs still running are killed, and the error is re-raised. Unknown
+    dependencies and dependency cycles are refused before anything starts.
 
     Examples
     --------
@@ -92,6 +95,14 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
         missing = [d for d in deps if d not in keys]
         if missing:
             raise RunnerError(f"job {key!r} depends on unknown jobs {missing}")
+    done: set[Any] = set()
+    left = list(jobs)
+    while left:  # every job must become ready some time: no cycle
+        ready = [job for job in left if all(d in done for d in job[3])]
+        if not ready:
+            raise RunnerError(f"jobs {[job[0] for job in left]} depend on each other in a cycle")
+        done.update(job[0] for job in ready)
+        left = [job for job in left if job[0] not in done]
     pending, results = list(jobs), {}
 
     def next_ready() -> tuple | None:
@@ -100,10 +111,7 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
 
     if n_jobs <= 1:
         while pending:
-            job = next_ready()
-            if job is None:
-                raise RunnerError(f"jobs {[job[0] for job in pending]} depend on each other in a cycle")
-            key, fn, args, _ = job
+            key, fn, args, _ = next_ready()
             results[key] = fn(*args)
             if bar is not None:
                 bar.update(1)
@@ -118,16 +126,15 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
         while pending or running:
             while len(running) < n_jobs and (job := next_ready()) is not None:
                 running[executor.submit(job[1], *job[2])] = job[0]
-            if not running:
-                raise RunnerError(f"jobs {[job[0] for job in pending]} depend on each other in a cycle")
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
                 results[running.pop(future)] = future.result()
                 if bar is not None:
                     bar.update(1)
-    finally:
-        for future in running:
-            future.cancel()
+    except BaseException:
+        if running:  # the other running jobs are of no use now: stop them rather than wait
+            executor.shutdown(wait=False, kill_workers=True)
+        raise
     return results
 
 
@@ -137,7 +144,7 @@ def resolve_tasks(suite: str | Task | Sequence[Any], instances: int | None = Non
     Raises
     ------
     RunnerError
-        The suite is empty.
+        The suite is empty, or holds two tasks of one name.
 
     Examples
     --------
@@ -171,9 +178,25 @@ def resolve_tasks(suite: str | Task | Sequence[Any], instances: int | None = Non
 
 
 def _settings_key(arch: str, seed: int, options: Mapping[str, Any]) -> str:
+    """A hash of what a cached model was trained with: the options given and the defaults behind
+    them (``train``'s keyword defaults, the architecture's ``default_lr`` / ``default_epochs`` and
+    its constructor defaults), so a change of defaults never reuses models trained the old way."""
+    import inspect
+
+    from mxbench.models.train import ARCHITECTURES, architecture, train
     from mxbench.spec import canonical_json
 
-    return hashlib.sha256(canonical_json({"arch": arch, "seed": seed, "options": dict(options)}).encode()).hexdigest()[:10]
+    def defaults(fn: Any) -> dict[str, Any]:
+        return {k: repr(p.default) for k, p in inspect.signature(fn).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    cls = architecture(arch) if arch in ARCHITECTURES else None
+    resolved = {"train": defaults(train)}
+    if cls is not None:
+        resolved["arch"] = {**defaults(cls.__init__), "lr": repr(getattr(cls, "default_lr", None)),
+                            "epochs": repr(getattr(cls, "default_epochs", None))}
+    doc = {"arch": arch, "seed": seed, "options": dict(options), "defaults": resolved}
+    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:10]
 
 
 def model_folder(cache_dir: str | Path, task: Task, arch: str, seed: int = 0,
@@ -259,9 +282,7 @@ def _train_jobs(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | Pa
     """
     from mxbench.models.train import ARCHITECTURES
 
-    for arch in archs:
-        if arch not in ARCHITECTURES:
-            raise RunnerError(f"models: unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
+    _check_archs(archs)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     pairs = sorted(((task, arch) for task in tasks for arch in archs),
                    key=lambda p: (-list(ARCHITECTURES).index(p[1]), -len(p[0].modality_names), -p[0].n_players))
@@ -384,7 +405,8 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
         A suite name (``"smoke"``, ``"standard"``, ...), a dataset folder, tasks.
     models : list of str
         ``"planted"`` (the planted game itself) and architecture names; models are trained
-        (or reused from ``cache_dir``) first.
+        (or reused from ``cache_dir``) in the same process pool, and each model's units start
+        as soon as it is trained.
     explainers : list of str or (str, dict)
         Explainer names (:data:`mxbench.explainers.EXPLAINERS`), optionally with parameters.
         White-box explainers run only on models they support.
@@ -441,6 +463,15 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     return _tidy([done[job[0]] for job in units])
 
 
+def _check_archs(archs: Iterable[str]) -> None:
+    """Raise :class:`RunnerError` on a name that is not an architecture."""
+    from mxbench.models.train import ARCHITECTURES
+
+    for arch in archs:
+        if arch not in ARCHITECTURES:
+            raise RunnerError(f"models: unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
+
+
 def _check_grid(models: Sequence[str], budgets: Sequence[int | None], seeds: Sequence[int], instances: int,
                 metrics: Sequence[str] | None) -> None:
     """Raise :class:`RunnerError` on a bad grid argument (before anything runs)."""
@@ -453,6 +484,10 @@ def _check_grid(models: Sequence[str], budgets: Sequence[int | None], seeds: Seq
             raise RunnerError(str(e)) from None
     if not models:
         raise RunnerError("models: no model given")
+    twice = sorted({m for m in models if list(models).count(m) > 1})
+    if twice:
+        raise RunnerError(f"models: {twice[0]!r} is given twice")
+    _check_archs(m for m in models if m != PLANTED)
     if not isinstance(instances, int) or instances < 1:
         raise RunnerError(f"instances: expected a positive integer, got {instances!r}")
     for b in budgets:
@@ -653,6 +688,8 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
 
     if suite not in SUITES:
         raise RunnerError(f"suite: unknown suite {suite!r} (choose from {', '.join(SUITES)})")
+    specs = explainer_specs(explainers)
+    _check_grid(models, budgets, (0,), instances, None)
     out = Path(out)
     data = out / "data"
     if (data / "suite.json").is_file():
@@ -664,8 +701,6 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
 
     from mxbench.validation import METRICS
 
-    specs = explainer_specs(explainers)
-    _check_grid(models, budgets, (0,), instances, None)
     cheap = [m for m in METRICS if m not in RERUN_METRICS]
     trained = [m for m in models if m != PLANTED]
     cache, options = out / "models", dict(train_options or {})
