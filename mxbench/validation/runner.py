@@ -280,12 +280,10 @@ def _train_jobs(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | Pa
     then most modalities and players), so the parallel tail is short: one fl_i2moe on three
     modalities takes as long as several of the other models together.
     """
-    from mxbench.models.train import ARCHITECTURES
-
     _check_archs(archs)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     pairs = sorted(((task, arch) for task in tasks for arch in archs),
-                   key=lambda p: (-list(ARCHITECTURES).index(p[1]), -len(p[0].modality_names), -p[0].n_players))
+                   key=lambda p: (_slowness(p[1]), -len(p[0].modality_names), -p[0].n_players))
     return [(("train", task.spec.name, arch), _train_one,
              (task, arch, seed, model_folder(cache_dir, task, arch, seed, options), dict(options)), ())
             for task, arch in pairs]
@@ -516,8 +514,17 @@ def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: li
             jobs += [(("unit", tag, task.spec.name, m, j), _run_unit,
                       (task, m, folder, [spec], list(budgets), list(seeds), rows, metrics), deps)
                      for j, spec in enumerate(specs)]
-    heavy = {"fl_i2moe": 0, "transformer": 1, "fusion_mlp": 2}
-    return sorted(jobs, key=lambda job: heavy.get(job[0][3], 3))
+    return sorted(jobs, key=lambda job: _slowness(job[0][3]))
+
+
+def _slowness(model: str) -> int:
+    """Sort key putting the slowest models first: the architectures in reverse order of
+    :data:`~mxbench.models.train.ARCHITECTURES` (fl_i2moe, transformer, fusion_mlp), then the
+    planted game."""
+    from mxbench.models.train import ARCHITECTURES
+
+    names = list(ARCHITECTURES)
+    return -names.index(model) if model in names else 1
 
 
 def _tidy(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
