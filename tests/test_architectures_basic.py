@@ -308,3 +308,20 @@ def test_learns_a_masked_product_of_two_players(cls, config, steps):
         r2 = 1 - float(((model(x) - y) ** 2).mean() / y.var())
     assert r2 > 0.9, r2
     assert np.isfinite(r2)
+
+
+def test_row_softmax_matches_torch_softmax_in_value_and_gradient():
+    from mxbench.models.base import row_softmax
+
+    gen = torch.Generator().manual_seed(3)
+    scores = (10 * torch.randn(4, 2, 7, 7, generator=gen, dtype=torch.float64)).requires_grad_()
+    upstream = torch.randn(4, 2, 7, 7, generator=gen, dtype=torch.float64)
+    ours, theirs = row_softmax(scores), torch.softmax(scores, dim=-1)
+    assert torch.allclose(ours, theirs, atol=1e-12)
+    g_ours, = torch.autograd.grad(ours, scores, upstream)
+    g_theirs, = torch.autograd.grad(theirs, scores, upstream)
+    assert torch.allclose(g_ours, g_theirs, atol=1e-12)
+    assert torch.autograd.gradcheck(row_softmax, (scores[:1, :1, :3],))
+    # large scores do not overflow: the row maximum is subtracted first
+    big = torch.tensor([[1000.0, 1000.0, -1000.0]])
+    assert torch.equal(row_softmax(big), torch.tensor([[0.5, 0.5, 0.0]]))

@@ -87,6 +87,53 @@ def mask_modality(inputs: Inputs, modality: ModalitySpec) -> dict[str, torch.Ten
     return out
 
 
+class _RowSoftmax(torch.autograd.Function):
+    """Softmax over the last axis, forward and backward written out (see :func:`row_softmax`)."""
+
+    @staticmethod
+    def forward(ctx, scores: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        e = (scores - scores.amax(dim=-1, keepdim=True)).exp_()
+        probs = e.div_(e.sum(dim=-1, keepdim=True))
+        ctx.save_for_backward(probs)
+        return probs
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (probs,) = ctx.saved_tensors
+        gp = grad * probs
+        return gp - probs * gp.sum(dim=-1, keepdim=True)
+
+
+def row_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis, for the short rows of attention scores.
+
+    The same values as ``torch.softmax(scores, dim=-1)`` (to float rounding) and its exact
+    gradient. On CPU, torch's softmax kernel pays a fixed cost per row, and attention rows here
+    have only ``T = 8..16`` entries: on ``(5, 352, 2, 12, 12)`` scores (one FL-I2MoE layer on a
+    training batch of ``smoke-mix3``) it took 9.9 ms forward and 14.0 ms forward + backward,
+    against 2.5 and 3.7 ms for max-subtract, exp, divide and ``p * (g - sum(p * g))`` written as
+    whole-tensor operations (one core, torch 2.13).
+
+    Parameters
+    ----------
+    scores : Tensor
+        Any shape; normalised over the last axis.
+
+    Returns
+    -------
+    Tensor
+        Probabilities of the same shape; each row sums to 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> s = torch.randn(3, 4, 5)
+    >>> bool(torch.allclose(row_softmax(s), torch.softmax(s, dim=-1), atol=1e-6))
+    True
+    """
+    return _RowSoftmax.apply(scores)
+
+
 def embed_tokens(embedding: nn.Embedding, x: torch.Tensor) -> torch.Tensor:
     """Embed a text modality given as token ids ``int (B, L)`` or as one-hot rows ``float (B, L, vocab)``.
 

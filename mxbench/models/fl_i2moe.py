@@ -80,7 +80,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mxbench.models.base import Inputs, PlayerTokens, TaskModel, mask_modality
+from mxbench.models.base import Inputs, PlayerTokens, TaskModel, mask_modality, row_softmax
 from mxbench.spec import ModalitySpec
 
 
@@ -395,7 +395,7 @@ class _ExpertStack(nn.Module):
             u = _layer_norm(h, blk["ln1_w"], blk["ln1_b"])
             q, k, v = torch.bmm(u, blk["wqkv"]).view(e, n, t, 3, self.heads, hd).permute(3, 0, 1, 4, 2, 5)
             # einsum, not q @ k^T: on CPU it runs these many tiny products about twice as fast
-            a = torch.softmax(torch.einsum("enhtc,enhsc->enhts", q, k) * hd ** -0.5, dim=-1)  # (E, N, heads, T, T)
+            a = row_softmax(torch.einsum("enhtc,enhsc->enhts", q, k) * hd ** -0.5)  # (E, N, heads, T, T)
             if keep_maps:  # per-expert tensors on the autograd path (re-stacked), for d y / d A
                 per = a.unbind(0)
                 a = torch.stack(per, 0)

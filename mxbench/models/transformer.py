@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from mxbench.models.base import Inputs, PlayerTokens, TaskModel
+from mxbench.models.base import Inputs, PlayerTokens, TaskModel, row_softmax
 from mxbench.spec import ModalitySpec
 
 POOLS = ("flatten", "mean", "readout")
@@ -51,7 +51,7 @@ class SelfAttention(nn.Module):
         q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         # einsum, not q @ k^T: on CPU it runs these many tiny products about twice as fast
         scores = torch.einsum("bhtc,bhsc->bhts", q, k) * (1.0 / math.sqrt(d // self.heads))
-        probs = scores.softmax(dim=-1)  # rows sum to 1: row i is what token i reads from each token
+        probs = row_softmax(scores)  # rows sum to 1: row i is what token i reads from each token
         if self.track and not probs.requires_grad and torch.is_grad_enabled():
             probs.requires_grad_()  # nothing upstream needs grad: make the map a leaf of the graph
         mixed = torch.einsum("bhts,bhsc->bthc", probs, v).reshape(b, t, d)
