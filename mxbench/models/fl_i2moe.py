@@ -41,8 +41,9 @@ its parent ``Raina-Xin/I2MoE``):
   The learned positions replace Decor's sinusoidal ones (whose positions shift with text padding).
 - **Sizes.** ``dim`` 32, 2 layers, 2 heads, token MLP ``2 * dim``, reweighting hidden 64, no
   dropout (Decor: ``dim`` 128-256, dropout 0.5). ``dim`` 48 with 4 heads fits the smoke tasks no
-  better and costs 1.65x the time per step (0.235 against 0.143 s per batch of 256 on one core):
-  with ``E = M + 2`` experts over every player token, the many tiny attention products dominate.
+  better and cost 1.65x the time per step (0.235 against 0.143 s per batch of 256 on one core,
+  measured before :func:`~mxbench.models.base.row_softmax`; the step is 0.087 s since): with
+  ``E = M + 2`` experts over every player token, the many tiny attention products dominate.
   The smoke tasks have 12-14 players and no noise
   in the training targets, and dropout would make the exposed attention maps differ from those
   used. ``temperature`` 1 (Decor: 1 on MIMIC, 2 on MM-IMDb/ENRICO), ``lambda_int`` 0.1 (Decor:

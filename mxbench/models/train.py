@@ -155,7 +155,8 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
     (:func:`sample_coalitions`), masks the raw inputs by the one masking rule and computes
     the target from ``f*`` on the masked input. Adam, with the learning rate decayed along a
     cosine to 0 over ``epochs`` (``lr_schedule="cosine"``): on ``smoke-mix3`` FL-I2MoE certifies
-    after 34 epochs with it (limit 40), against all 60 at a constant rate. The validation set masks each
+    within its limit of 40 epochs with it (validation R² 0.965-0.97 after 34-40), where a constant
+    rate needed all of 60. The validation set masks each
     validation instance (twice) with :func:`keep_rate_coalitions`, the regime of the
     certificate's R²; the weights of the epoch with the lowest validation loss are kept.
     Training stops after ``patience`` epochs without improvement, or as soon as the validation
