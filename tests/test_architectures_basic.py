@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mxbench.models.base import mask_modality
+from mxbench.models.base import mask_modality, row_softmax
 from mxbench.models.fusion_mlp import FusionMLP
 from mxbench.models.transformer import SelfAttention, TokenTransformer
 from mxbench.spec import ModalitySpec
@@ -311,8 +311,6 @@ def test_learns_a_masked_product_of_two_players(cls, config, steps):
 
 
 def test_row_softmax_matches_torch_softmax_in_value_and_gradient():
-    from mxbench.models.base import row_softmax
-
     gen = torch.Generator().manual_seed(3)
     scores = (10 * torch.randn(4, 2, 7, 7, generator=gen, dtype=torch.float64)).requires_grad_()
     upstream = torch.randn(4, 2, 7, 7, generator=gen, dtype=torch.float64)
