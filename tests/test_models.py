@@ -11,7 +11,7 @@ import torch
 
 import mxbench
 from mxbench.cli import main
-from mxbench.models import ModelError, TaskModel, TrainedModel, load, sample_coalitions, train
+from mxbench.models import ModelError, TaskModel, TrainedModel, load, resolve_config, sample_coalitions, train
 from mxbench.models.train import keep_rate_coalitions, to_tensors
 
 SPEC = {"name": "tiny", "seed": 1, "instances": 600,
@@ -152,6 +152,10 @@ def test_weights_of_another_architecture_are_refused(tmp_path, task, quick):
     doc = json.loads((out / "config.json").read_text())
     doc["arch"] = "transformer"
     (out / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(ModelError, match="config.json: config: transformer takes no option 'activation'"):
+        load(out, task)
+    doc["config"] = resolve_config("transformer")
+    (out / "config.json").write_text(json.dumps(doc))
     with pytest.raises(ModelError, match="cannot be loaded into a transformer model"):
         load(out, task)
 
@@ -184,6 +188,30 @@ def test_cache_reuses_a_trained_model(tmp_path, task):
     assert second.certificate == first.certificate
     train(task, "fusion_mlp", epochs=1, random_state=6, cache_dir=tmp_path, certify=False)
     assert len(os.listdir(tmp_path)) == 2
+
+
+def test_a_model_keeps_its_whole_config_and_outlives_a_change_of_defaults(tmp_path, task, monkeypatch):
+    from mxbench.models.fusion_mlp import FusionMLP
+
+    model = train(task, "fusion_mlp", config={"layers": 1}, epochs=1, certify=False, cache_dir=tmp_path / "cache")
+    assert model.config == {"player_dim": 8, "encoder_hidden": 16, "hidden": 256, "layers": 1, "activation": "gelu"}
+    out = model.save(tmp_path / "m")
+    assert json.loads((out / "config.json").read_text())["config"] == model.config
+    # a later version with another default still rebuilds the saved sizes, and does not serve the
+    # cached model for the new defaults
+    defaults = FusionMLP.__init__.__defaults__
+    monkeypatch.setattr(FusionMLP.__init__, "__defaults__", (defaults[0], defaults[1], 32) + defaults[3:])
+    assert resolve_config("fusion_mlp")["hidden"] == 32
+    x = {k: v[:10] for k, v in task.inputs.items()}
+    assert np.array_equal(load(out, task).predict(x), model.predict(x))
+    retrained = train(task, "fusion_mlp", config={"layers": 1}, epochs=1, certify=False, cache_dir=tmp_path / "cache")
+    assert retrained.config["hidden"] == 32 and len(os.listdir(tmp_path / "cache")) == 2
+
+
+def test_resolve_config_names_an_unknown_option():
+    assert resolve_config("transformer", {"dim": 8})["dim"] == 8
+    with pytest.raises(ModelError, match="config: fl_i2moe takes no option 'width' \\(options: dim, heads"):
+        resolve_config("fl_i2moe", {"width": 8})
 
 
 def test_sample_coalitions_mixes_three_regimes():

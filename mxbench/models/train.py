@@ -55,6 +55,45 @@ def architecture(arch: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
+def resolve_config(arch: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An architecture's whole constructor config: the values given, the class's defaults for the rest.
+
+    :func:`train` stores this with the model and keys its cache on it, so a saved model names every
+    size it was built with and still loads after a version that changes a default.
+
+    Parameters
+    ----------
+    arch : str
+        The architecture name.
+    config : dict, optional
+        Keyword arguments for the architecture's constructor.
+
+    Returns
+    -------
+    dict
+        Every constructor keyword (after the modalities), in signature order.
+
+    Raises
+    ------
+    ModelError
+        An unknown architecture or a keyword the constructor does not take.
+
+    Examples
+    --------
+    >>> resolve_config("fusion_mlp", {"hidden": 64})
+    {'player_dim': 8, 'encoder_hidden': 16, 'hidden': 64, 'layers': 2, 'activation': 'gelu'}
+    """
+    import inspect
+
+    params = list(inspect.signature(architecture(arch).__init__).parameters.values())[2:]  # after self, modalities
+    given = dict(config or {})
+    unknown = sorted(set(given) - {p.name for p in params})
+    if unknown:
+        raise ModelError(f"config: {arch} takes no option {unknown[0]!r} "
+                         f"(options: {', '.join(p.name for p in params)})")
+    return {p.name: given.get(p.name, p.default) for p in params}
+
+
 def build(arch: str, task_or_modalities: Any, config: Mapping[str, Any] | None = None) -> nn.Module:
     """Build an untrained model of an architecture for a task's modalities.
 
@@ -68,7 +107,7 @@ def build(arch: str, task_or_modalities: Any, config: Mapping[str, Any] | None =
     cls = architecture(arch)
     modalities = getattr(getattr(task_or_modalities, "spec", None), "modalities", task_or_modalities)
     try:
-        return cls(tuple(modalities), **dict(config or {}))
+        return cls(tuple(modalities), **resolve_config(arch, config))
     except TypeError as e:
         raise ModelError(f"config: {e}") from None
 
@@ -172,7 +211,8 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
     arch : {"fusion_mlp", "transformer", "fl_i2moe"}
         The architecture.
     config : dict, optional
-        Architecture keyword arguments (defaults otherwise).
+        Architecture keyword arguments (defaults otherwise); the model keeps the whole config
+        (:func:`resolve_config`), defaults included.
     random_state : int
         Seeds initialisation, masks and batches.
     epochs : int, optional
@@ -233,9 +273,9 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
         raise ModelError(f"task {task.spec.name!r} has no training split")
     if len(val_rows) == 0:
         val_rows = train_rows
+    config = resolve_config(arch, config)
     torch.manual_seed(random_state)
     module = build(arch, task, config).to(device)
-    config = dict(config or {})
     lr = float(lr if lr is not None else getattr(module, "default_lr", 3e-3))
     settings = {"epochs": epochs, "patience": patience, "batch_size": batch_size, "lr": lr,
                 "lr_schedule": lr_schedule, "examples_per_epoch": examples_per_epoch, "target_r2": target_r2}

@@ -326,7 +326,10 @@ def load(folder: str | Path, task: Task | None = None, device: str = "cpu") -> T
         raise ModelError(f"weights.pt: missing from {str(folder)!r}")
     if sha256_file(weights) != doc.get("weights_sha256"):
         raise ModelError("weights.pt: SHA-256 does not match config.json (the file is corrupt or was altered)")
-    module = build(arch, _modalities_of(doc), config)
+    try:
+        module = build(arch, _modalities_of(doc), config)
+    except ModelError as e:
+        raise ModelError(f"config.json: {e}") from None
     try:
         state = torch.load(weights, map_location=device, weights_only=True)
         module.load_state_dict(state, strict=True)
