@@ -183,17 +183,15 @@ def _settings_key(arch: str, seed: int, options: Mapping[str, Any]) -> str:
     its constructor defaults), so a change of defaults never reuses models trained the old way."""
     import inspect
 
-    from mxbench.models.train import ARCHITECTURES, architecture, train
+    from mxbench.models.train import ARCHITECTURES, architecture, resolve_config, train
     from mxbench.spec import canonical_json
 
-    def defaults(fn: Any) -> dict[str, Any]:
-        return {k: repr(p.default) for k, p in inspect.signature(fn).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-
-    cls = architecture(arch) if arch in ARCHITECTURES else None
-    resolved = {"train": defaults(train)}
-    if cls is not None:
-        resolved["arch"] = {**defaults(cls.__init__), "lr": repr(getattr(cls, "default_lr", None)),
+    resolved: dict[str, Any] = {"train": {k: repr(p.default) for k, p in inspect.signature(train).parameters.items()
+                                          if p.default is not inspect.Parameter.empty}}
+    if arch in ARCHITECTURES:
+        cls = architecture(arch)
+        resolved["arch"] = {**{k: repr(v) for k, v in resolve_config(arch).items()},
+                            "lr": repr(getattr(cls, "default_lr", None)),
                             "epochs": repr(getattr(cls, "default_epochs", None))}
     doc = {"arch": arch, "seed": seed, "options": dict(options), "defaults": resolved}
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:10]
