@@ -212,6 +212,8 @@ def test_resolve_config_names_an_unknown_option():
     assert resolve_config("transformer", {"dim": 8})["dim"] == 8
     with pytest.raises(ModelError, match="config: fl_i2moe takes no option 'width' \\(options: dim, heads"):
         resolve_config("fl_i2moe", {"width": 8})
+    with pytest.raises(ModelError, match="config: expected a mapping of fusion_mlp options, got list"):
+        resolve_config("fusion_mlp", [("hidden", 8)])
 
 
 def test_sample_coalitions_mixes_three_regimes():

@@ -86,6 +86,8 @@ def resolve_config(arch: str, config: Mapping[str, Any] | None = None) -> dict[s
     import inspect
 
     params = list(inspect.signature(architecture(arch).__init__).parameters.values())[2:]  # after self, modalities
+    if config is not None and not isinstance(config, Mapping):
+        raise ModelError(f"config: expected a mapping of {arch} options, got {type(config).__name__}")
     given = dict(config or {})
     unknown = sorted(set(given) - {p.name for p in params})
     if unknown:
