@@ -488,7 +488,7 @@ def test_specialisation_suite_is_pure():
 
 
 def test_unknown_suite():
-    with pytest.raises(SpecError, match=r"^suite: unknown suite .tiny. \(choose from smoke, standard, specialisation\)"):
+    with pytest.raises(SpecError, match=r"^suite: unknown suite .tiny. \(choose from smoke, standard, specialisation, paper\)"):
         suite_specs("tiny")
     with pytest.raises(SpecError, match="^suite: unknown suite"):
         mxbench.generate("tiny")
@@ -498,3 +498,23 @@ def test_task_repr_and_lengths(kinds_task):
     assert repr(kinds_task) == "Task('kinds', instances=40, players=13, terms=5, modalities=['tab', 'img', 'txt'])"
     assert len(kinds_task) == 40 and kinds_task.latents.shape == (40, 13)
     assert isinstance(kinds_task.spec, TaskSpec)
+
+
+def test_paper_suite_scale():
+    """The paper suite: 244-1000 players, 16-46 terms of every kind, mostly cross-modal, many distractors."""
+    specs = {s.name: s for s in suite_specs("paper")}
+    assert sorted(s.n_players for s in specs.values()) == [244, 260, 292, 1000]
+    assert [m.n_players for m in specs["paper-tab-img-txt"].modalities] == [32, 196, 64]
+    for spec in specs.values():
+        task = mxbench.generate(spec, instances=64)
+        terms = task.plan.terms
+        assert 10 <= len(terms) <= 46
+        assert {t.kind for t in terms} == {"unique", "synergy", "redundancy"}
+        assert max(len(t.players) for t in terms) == 3
+        multi = [t for t in terms if len(t.players) > 1]
+        cross = [t for t in multi if len({p.split(":")[0] for p in t.players}) > 1]
+        assert len(cross) >= 0.75 * len(multi)
+        planted = {p for t in terms for p in t.players}
+        assert len(planted) <= 0.4 * spec.n_players          # distractor-heavy
+        assert np.isfinite(task.oracle().shapley()).all()
+    assert len(specs["paper-dense"].planted_terms()) >= 40

@@ -1,4 +1,5 @@
-"""The named suites of task specs: ``smoke`` (seconds) and ``standard`` (the benchmark)."""
+"""The named suites of task specs: ``smoke`` (seconds), ``standard`` (the benchmark),
+``specialisation`` (the FL-I2MoE routing check) and ``paper`` (the scale of real multimodal inputs)."""
 
 from __future__ import annotations
 
@@ -103,12 +104,47 @@ def _specialisation() -> list[dict[str, Any]]:
     ]
 
 
+def _paper() -> list[dict[str, Any]]:
+    """Tasks at the scale of real multimodal inputs: a ViT's 196 patches (14 x 14), tens to hundreds
+    of text tokens, a few dozen tabular columns; 16-46 planted terms of every kind and order <= 3,
+    mostly cross-modal, among many distractors. 10,000 instances each."""
+    cross = {"placement": "cross"}
+    return [
+        # (a) image + text: 196 patches + 48 tokens = 244 players, 16 terms over 33 players
+        {"name": "paper-img-txt", "seed": 201, "instances": 10_000, "noise": 0.05,
+         "modalities": [_img("img", 56, 4), _txt("txt", 48, 512)],
+         "terms": [{"kind": "redundancy", "players": ["img:90", "txt:10", "txt:30"], "weight": 1.0},
+                   {"kind": "synergy", "op": "product", "players": ["img:20", "img:21", "txt:3"], "weight": 1.0},
+                   {"kind": "synergy", "op": "xor", "players": ["img:150", "txt:40", "txt:41"], "weight": 0.8}],
+         "random_terms": {"unique": 4, "synergy": 6, "redundancy": 3, **cross}},
+        # (b) image + text + tabular: 196 + 64 + 32 = 292 players, 23 terms over 48 players
+        {"name": "paper-tab-img-txt", "seed": 202, "instances": 10_000, "noise": 0.05,
+         "modalities": [_tab("tab", 32), _img("img", 56, 4), _txt("txt", 64, 512)],
+         "terms": [{"kind": "synergy", "op": "product", "players": ["tab:0", "img:100", "txt:5"], "weight": 1.0},
+                   {"kind": "redundancy", "players": ["tab:1", "img:101", "txt:6"], "weight": 1.0}],
+         "random_terms": {"unique": 5, "synergy": 8, "redundancy": 6, "synergy3": 2, **cross},
+         "shares": {"tab": 0.3, "img": 0.4, "txt": 0.3}},
+        # (c) about a thousand players: 24 columns + 784 patches (28 x 28 of 2 x 2 pixels) + 192 tokens
+        {"name": "paper-1k", "seed": 203, "instances": 10_000, "noise": 0.05,
+         "modalities": [_tab("tab", 24), _img("img", 56, 2), _txt("txt", 192, 1024)],
+         "random_terms": {"unique": 6, "synergy": 10, "redundancy": 6, "synergy3": 4, **cross}},
+        # (d) dense: 46 terms over 100 of the 260 players
+        {"name": "paper-dense", "seed": 204, "instances": 10_000, "noise": 0.05,
+         "modalities": [_tab("tab", 32), _img("img", 56, 4), _txt("txt", 32, 512)],
+         "terms": [{"kind": "synergy", "op": "xor", "players": ["img:0", "img:1"], "weight": 1.0},
+                   {"kind": "redundancy", "players": ["txt:0", "txt:1"], "weight": 1.0}],
+         "random_terms": {"unique": 12, "synergy": 16, "redundancy": 10, "synergy3": 6, **cross}},
+    ]
+
+
 SUITES = {
     "smoke": ("a few small tasks, seconds to generate (12-14 players)", _smoke),
     "standard": ("the benchmark: every term kind, within- and cross-modal pairs, 2-3 modalities, "
                  "16-64 players, two noise levels", _standard),
     "specialisation": ("modality-level tasks: signal unique to one modality, purely synergistic or purely "
                        "redundant across two (the FL-I2MoE routing check)", _specialisation),
+    "paper": ("the scale of real multimodal inputs: 196 patches, 32-192 tokens, 16-32 columns, 244-1000 "
+              "players, 16-46 planted terms of every kind among many distractors", _paper),
 }
 
 
@@ -118,7 +154,8 @@ def suite_specs(name: str) -> list[TaskSpec]:
     Parameters
     ----------
     name : str
-        The suite name: ``"smoke"`` or ``"standard"``.
+        The suite name (a key of :data:`SUITES`: ``"smoke"``, ``"standard"``, ``"specialisation"``
+        or ``"paper"``).
 
     Returns
     -------
@@ -152,7 +189,7 @@ def list_suites() -> list[dict[str, Any]]:
     Examples
     --------
     >>> [s["name"] for s in list_suites()]
-    ['smoke', 'standard', 'specialisation']
+    ['smoke', 'standard', 'specialisation', 'paper']
     >>> list_suites()[0]["players"]
     '12-14'
     """
