@@ -1,11 +1,11 @@
-"""LEMON (Qin et al., arXiv 2602.02786): a modality-aware LIME surrogate with sparse group lasso.
+"""LEMON (Qin et al., arXiv 2602.02786): a modality-aware surrogate with sparse group lasso.
 
-The paper's method section is not public; this is the reconstruction of
-``research/lemon_desiderata.md`` §1.2 (see :class:`LEMON` for what is reconstructed).
+The paper's method section is not public; :class:`LEMON` says what is reconstructed.
 """
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 from typing import Any, Mapping
 
@@ -17,6 +17,7 @@ from mxbench.explainers.exact import indices_from_values
 from mxbench.explainers.lime import check_positive
 from mxbench.explainers.surrogate import (
     cosine_distance_to_full,
+    ends_masks,
     fill_budget,
     group_norms,
     lime_kernel,
@@ -44,59 +45,89 @@ def _check_int(name: str, value: Any, low: int) -> int:
 DEFAULT_BUDGET = 1024
 #: The pilot fit of the ``lam="auto"`` rule runs at this fraction of ``λ_max``.
 PILOT_RATIO = 0.01
+#: The sampling designs: ``"ends"`` (the default) and ``"lime"`` (the paper's wording).
+VARIANTS = ("ends", "lime")
+#: ``lam="auto"`` of the ``"ends"`` design: this fraction of each end fit's ``λ_max``.
+ENDS_LAM_RATIO = 0.01
+#: The rules for ``λ`` besides a number: the design's default, a fraction of ``λ_max``, the noise-calibrated rule.
+LAM_RULES = ("auto", "ratio", "null")
+#: The l1 share of the penalty when ``alpha`` is None, per design.
+DEFAULT_ALPHA = {"ends": 0.9, "lime": 0.25}
+
+
+def default_set_size(n_players: int) -> int:
+    """Players per inserted or removed set of the ``"ends"`` design: ``round(√n / 2)``, at least 1.
+
+    Measured on the ``paper`` suite (244-1000 players): sets of about ``√n / 2`` players put
+    about one planted player in each at the suite's densities (5-33% planted players); smaller
+    sets leave most rows empty of signal, larger ones add interactions inside a set.
+
+    Parameters
+    ----------
+    n_players : int
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> [default_set_size(n) for n in (4, 64, 244, 1000)]
+    [1, 4, 8, 16]
+    """
+    return max(1, int(round(np.sqrt(n_players) / 2)))
 
 
 class LEMON(Explainer):
     """LEMON: one modality-aware linear surrogate with sparse group lasso, giving feature
     attributions and modality contributions together.
 
-    **Reconstruction.** The LEMON paper (Qin et al. 2026) publishes only its abstract: a
-    model-agnostic, LIME-style surrogate with *group-structured sparsity* (sparse group lasso)
-    that yields modality-level and feature-level explanations jointly, with few forward passes
-    and stable re-runs. Its sampling, kernel, penalty weights, solver, choice of ``λ`` and
-    modality aggregate are unpublished; everything below them is our reconstruction
-    (``research/lemon_desiderata.md`` §1.2), not the paper's equations:
+    **Reconstruction.** The LEMON paper (Qin et al., arXiv 2602.02786) publishes only its
+    abstract: a model-agnostic, LIME-style surrogate with *group-structured sparsity* (sparse
+    group lasso, one group per modality) that yields modality-level and feature-level
+    explanations jointly, with few forward passes and stable re-runs. Its sampling, kernel,
+    penalty weights, solver, choice of ``λ`` and modality aggregate are unpublished; what follows
+    is our reconstruction (``docs/design.md``, section LEMON), not the paper's equations.
 
-    1. **Modality-aware sampling** (reconstructed). Every explanation evaluates all ``2^M``
-       whole-modality coalitions (``M`` modalities: each modality wholly present or wholly
-       absent), then fills the budget with random masks in which each modality keeps its
-       players independently at its own keep rate, drawn uniformly on ``(0, 1)`` per sample and
-       modality — or, with probability ``whole_rate`` (fair coin), is wholly on or off (default
-       0: the whole-modality samples are the ``2^M`` exact ones; see Notes). Sampling continues
-       until ``budget`` distinct coalitions are drawn (repeated draws stay in the fit at no
-       query cost).
-    2. **Kernel** (the ``lime`` kernel, as the paper extends LIME): ``π = sqrt(exp(-d²/w²))``,
-       ``d = 1 - sqrt(|S|/n)`` the cosine distance to the full coalition, ``w = kernel_width``.
-    3. **Surrogate** (SGL form of Simon et al. 2013, one group per modality, reconstructed):
-       ``min (1/2) Σ π̄_i (y_i - β0 - z_iᵀβ)² + λ[(1-α) Σ_m √d_m ‖β_{G_m}‖₂ + α‖β‖₁]`` with
-       ``π̄ = π/Σπ`` and an unpenalised intercept, solved by FISTA
-       (:func:`~mxbench.explainers.surrogate.sparse_group_lasso`).
-    4. **Choice of λ** (ours; ``lam="auto"``): a noise-calibrated threshold. A pilot fit at
-       ``0.01 λ_max`` (``λ_max``: the smallest ``λ`` that zeroes every coefficient) gives
-       residuals ``r``; ``λ`` is the largest ``λ_max`` of ``n_flips`` sign-flipped copies of
-       ``r`` (:func:`~mxbench.explainers.surrogate.sgl_lambda_null`; with 100 flips about the
-       99% quantile of that null), capped at ``λ_max``: the penalty at which residual-sized
-       noise unrelated to the masks selects nothing (in the spirit of the quantile universal
-       threshold). A modality whose players carry no signal then gets an exactly zero group.
-       A fixed fraction of ``λ_max`` does not do this reliably: the leak of a non-linear game
-       into a silent modality scales with the residual, not with the largest signal.
-    5. **Refit** (ours; ``refit=True``): as in the relaxed lasso, the coefficients on the selected
-       support are refitted by weighted least squares, which removes the shrinkage bias that
-       otherwise ranks the players of a large, mostly silent modality too low; zeros stay zero.
-       The penalised coefficients are kept in ``extras["sgl_coef"]``.
-    6. **Outputs.** Attributions are ``β``. The modality contributions are the **exact** Shapley
-       values of the modality game ``u(A) = v(players of the modalities in A present)``, read
-       off the ``2^M`` whole-modality coalitions (an exact sum over ``2^M`` terms): this is
-       what makes the modality level cheap — ``2^M`` queries (4 for two modalities, 8 for
-       three) buy it exactly, whatever ``n``. The paper's modality aggregate is unknown; when
-       ``2^M`` exceeds half the budget, the whole-modality coalitions are skipped and the
-       contributions fall back to ``Σ_{j∈G_m} β_j`` (``extras["modality_exact"]`` says which).
+    Both designs share the surrogate and its outputs. **Surrogate**: the SGL form of Simon et
+    al. (2013), ``min (1/2) Σ π̄_i (y_i - β0 - z_iᵀβ)² + λ[(1-α) Σ_m √d_m ‖β_{G_m}‖₂ + α‖β‖₁]``
+    with ``π̄ = π/Σπ``, solved by FISTA (:func:`~mxbench.explainers.surrogate.sparse_group_lasso`),
+    then (``refit=True``, as in the relaxed lasso) the selected support refitted by least squares
+    where it has fewer players than rows. **Modality contributions**: the **exact** Shapley values
+    of the modality game ``u(A) = v(players of the modalities in A present)``, read off the ``2^M``
+    whole-modality coalitions, which every explanation evaluates first when ``2^M`` is at most
+    half the budget (else they fall back to ``Σ_{j∈G_m} β_j``; ``extras["modality_exact"]``).
 
-    ``extras`` holds the ``intercept``, ``lam``, ``lam_max``, ``sgl_coef``, the ``group_norms``
-    ``‖β_{G_m}‖``, ``group_zero`` (which groups are exactly zero), ``surrogate_modality``
-    (``Σ_{j∈G_m} β_j``), ``modality_exact``, ``modality_values`` (``u`` on the ``2^M``
-    coalitions, bit ``m`` = modality ``m``, when exact), ``n_samples`` (masks in the fit,
-    repeats included), ``n_iter`` and ``converged`` (of the final FISTA run).
+    **``variant="ends"`` (default: the stronger at budgets of about ``n`` and below).** The rest
+    of the budget goes to sets ``R`` of about ``set_size`` players (default ``round(√n / 2)``,
+    :func:`default_set_size`) drawn uniformly, alternately *inserted* into the empty coalition
+    (the query is ``R``) and *removed* from the full one (``N ∖ R``)
+    (:func:`~mxbench.explainers.surrogate.ends_masks`). Two surrogates, one per end, are fitted
+    without intercept and with unit weights: gains ``v(R) - v(∅) ≈ Σ_{j∈R} γ_j`` and drops
+    ``v(N) - v(N ∖ R) ≈ Σ_{j∈R} δ_j``; the attributions are ``(γ + δ) / 2``. Near an end, a set
+    of a few players rarely holds two players of one interaction, so each row is close to a
+    *linear* measurement of a sparse vector (compressed sensing: fewer rows than players
+    suffice); ``γ_j = v({j}) - v(∅)`` sees redundant players, ``δ_j = v(N) - v(N ∖ j)`` sees
+    synergistic ones, and ``(γ_j + δ_j) / 2`` is the Shapley value of any game without
+    interactions of order three or more. ``lam="auto"`` is ``0.01 λ_max`` of each end fit
+    (``ENDS_LAM_RATIO``) and ``alpha`` defaults to 0.9: the modality groups of a
+    few hundred players each are kept, but the l1 part selects.
+    **``variant="lime"`` (the paper's wording: "extends LIME").** Random masks in which each
+    modality keeps its players at its own keep rate, drawn uniformly per sample and modality
+    (or, with probability ``whole_rate``, wholly on or off); the ``lime`` kernel
+    ``π = sqrt(exp(-d²/w²))``, ``d = 1 - sqrt(|S|/n)``, ``w = kernel_width``; one fit with an
+    intercept; ``alpha`` 0.25; ``lam="auto"`` is the noise-calibrated rule ``"null"``: a pilot fit
+    at ``0.01 λ_max`` gives residuals ``r``; ``λ`` is the largest ``λ_max`` of ``n_flips``
+    sign-flipped copies of ``r`` (:func:`~mxbench.explainers.surrogate.sgl_lambda_null`), capped
+    at ``λ_max``: the penalty at which residual-sized noise selects nothing, so a modality
+    without signal gets an exactly zero group (``lam="null"`` applies it to either design).
+
+    ``extras`` holds the ``variant``, ``intercept``, ``lam``, ``lam_max`` (one per end fit for
+    ``"ends"``), ``sgl_coef``, ``end_coef`` (``"ends"``: ``{"insertion": γ, "removal": δ}``),
+    ``set_size``, the ``group_norms`` ``‖β_{G_m}‖``, ``group_zero``, ``surrogate_modality``
+    (``Σ_{j∈G_m} β_j``), ``modality_exact``, ``modality_values`` (``u`` on the ``2^M`` coalitions,
+    bit ``m`` = modality ``m``, when exact), ``n_samples`` (masks in the fit, repeats included),
+    ``n_iter`` and ``converged``.
 
     Parameters
     ----------
@@ -104,18 +135,25 @@ class LEMON(Explainer):
         The most distinct coalitions evaluated (at least 8; default ``DEFAULT_BUDGET``).
     random_state : int, optional
         Seed of the sampler and of the sign flips.
+    variant : {"ends", "lime"}
+        The sampling design and weighting (above).
+    set_size : int, optional
+        ``"ends"``: the players per inserted or removed set (>= 1; default ``round(√n / 2)``).
     kernel_width : float
-        Width of the LIME kernel on the cosine distance (> 0; ``lime``'s 0.25).
-    alpha : float
-        The l1 share of the penalty, in ``[0, 1]`` (1: lasso, 0: group lasso).
-    lam : "auto" or float
-        The penalty ``λ >= 0``, or ``"auto"`` for the rule above.
+        ``"lime"``: width of the LIME kernel on the cosine distance (> 0; ``lime``'s 0.25).
+    alpha : float, optional
+        The l1 share of the penalty, in ``[0, 1]`` (1: lasso, 0: group lasso); default 0.9 for
+        ``"ends"``, 0.25 for ``"lime"`` (``DEFAULT_ALPHA``).
+    lam : {"auto", "ratio", "null"} or float
+        The penalty ``λ >= 0``, or a rule: ``"ratio"`` (``0.01 λ_max``), ``"null"`` (noise-calibrated),
+        ``"auto"`` (the design's own: ``"ratio"`` for ``"ends"``, ``"null"`` for ``"lime"``).
     n_flips : int
-        Sign flips of the ``"auto"`` rule (>= 1).
+        Sign flips of the ``"null"`` rule (>= 1).
     refit : bool
-        Refit the selected support by weighted least squares.
+        Refit the selected support by least squares.
     whole_rate : float
-        Per sample and modality, the probability that the modality is wholly on or off, in ``[0, 1]``.
+        ``"lime"``: per sample and modality, the probability that the modality is wholly on or
+        off, in ``[0, 1]``.
     max_iter : int
         FISTA iterations at most (>= 1).
     tol : float
@@ -123,21 +161,13 @@ class LEMON(Explainer):
 
     Notes
     -----
-    Defaults, from measurements on the planted games of the ``standard`` suite (16–64 players,
-    2–3 modalities, 8 instances of each of its 4 structures; LEMON as here):
-
-    - the modality shares are exact (error below 1e-15) at every budget from ``2 · 2^M``
-      (8 with two modalities, 16 with three), using ``2^M`` queries;
-    - mean AUROC of ``|β|`` for relevant players (planted players active on the instance, as
-      :mod:`mxbench.validation` counts them) against distractors, from
-      ``benchmarks/bench_explainers.py``: 0.84 at 128 queries, 0.90 at 512, 0.93 at 1024, 0.96
-      at 2048, 0.98 at 4096 (exact Shapley values: 1.00). LEMON reaches 0.95 after about 1500
-      queries, where PermutationShapley needs about 120 and KernelSHAP about 190: the LIME
-      kernel surrogate is the weak part of the reconstruction at the feature level, not the
-      modality level. ``DEFAULT_BUDGET = 1024``.
-    - ``whole_rate = 0``: random whole-modality draws on top of the ``2^M`` exact ones lowered
-      the AUROC at small budgets (0.67 against 0.71 at 64 queries) and bought nothing at the
-      modality level; ``alpha`` between 0 and 0.5 changed the AUROC by less than 0.02.
+    Measured on the planted games of the ``paper`` suite (244-1000 players, 8 instances per
+    task; ``benchmarks/bench_scale.py``; material AUROC as :mod:`mxbench.validation` counts it)
+    with ``"ends"`` at ``n/2``, ``n`` and ``2n`` queries: 0.87 / 0.99 / 1.00 (``paper-img-txt``),
+    0.85 / 0.98 / 1.00 (``paper-tab-img-txt``), 0.98 / 1.00 / 1.00 (``paper-1k``),
+    0.73 / 0.94 / 0.99 (``paper-dense``, 46 terms); ``"lime"`` on the same games: 0.70 / 0.71 /
+    0.92 and 0.63 / 0.69 / 0.88 on the first two. The modality shares are exact (error below
+    1e-12) at every budget from ``2 · 2^M``.
 
     Examples
     --------
@@ -148,15 +178,20 @@ class LEMON(Explainer):
     ([3.0, 0.0], [False, True], True)
     >>> bool(np.all(np.abs(e.attributions[:3]) > 0)), float(e.attributions[3])
     (True, 0.0)
+    >>> LEMON(budget=64, variant="lime").explain(game, n_players=4, modality_of=[0, 0, 0, 1]).extras["variant"]
+    'lime'
     """
 
     name = "lemon"
 
-    def __init__(self, budget: int | None = None, random_state: int | None = 0, kernel_width: float = 0.25,
-                 alpha: float = 0.25, lam: float | str = "auto", n_flips: int = 100, refit: bool = True,
-                 whole_rate: float = 0.0, max_iter: int = 5000, tol: float = 1e-10) -> None:
+    def __init__(self, budget: int | None = None, random_state: int | None = 0, variant: str = "ends",
+                 set_size: int | None = None, kernel_width: float = 0.25, alpha: float | None = None,
+                 lam: float | str = "auto", n_flips: int = 100, refit: bool = True, whole_rate: float = 0.0,
+                 max_iter: int = 5000, tol: float = 1e-10) -> None:
         self.budget = budget
         self.random_state = random_state
+        self.variant = variant
+        self.set_size = set_size
         self.kernel_width = kernel_width
         self.alpha = alpha
         self.lam = lam
@@ -173,21 +208,27 @@ class LEMON(Explainer):
         return 8
 
     def _check(self) -> dict[str, Any]:
-        p = {"kernel_width": check_positive("kernel_width", self.kernel_width),
-             "alpha": _check_unit("alpha", self.alpha),
+        if not isinstance(self.variant, str) or self.variant not in VARIANTS:
+            raise ExplainerError(f"variant: expected one of {VARIANTS}, got {self.variant!r}")
+        p = {"variant": self.variant,
+             "set_size": None if self.set_size is None else _check_int("set_size", self.set_size, 1),
+             "kernel_width": check_positive("kernel_width", self.kernel_width),
+             "alpha": DEFAULT_ALPHA[self.variant] if self.alpha is None else _check_unit("alpha", self.alpha),
              "whole_rate": _check_unit("whole_rate", self.whole_rate),
              "n_flips": _check_int("n_flips", self.n_flips, 1),
              "max_iter": _check_int("max_iter", self.max_iter, 1),
              "tol": check_positive("tol", self.tol)}
         lam = self.lam
-        if isinstance(lam, str) and lam == "auto":
+        if isinstance(lam, str) and lam in LAM_RULES:
             p["lam"] = None
+            p["lam_rule"] = ("ratio" if self.variant == "ends" else "null") if lam == "auto" else lam
         elif isinstance(lam, bool) or not isinstance(lam, Real) or not np.isfinite(lam) or lam < 0:
-            raise ExplainerError(f"lam: expected 'auto' or a finite number >= 0, got {lam!r}")
+            raise ExplainerError(f"lam: expected one of {LAM_RULES} or a finite number >= 0, got {lam!r}")
         else:
             p["lam"] = float(lam)
         if not isinstance(self.refit, (bool, np.bool_)):
             raise ExplainerError(f"refit: expected True or False, got {self.refit!r}")
+        p["refit"] = bool(self.refit)
         return p
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
@@ -197,34 +238,36 @@ class LEMON(Explainer):
         modality_of = game.modality_of
         exact = 2**n_mod <= budget // 2
         fixed = modality_coalitions(modality_of, n_mod) if exact else full_and_empty(n)
-        masks = fill_budget(lambda k: modality_masks(modality_of, n_mod, k, rng, p["whole_rate"]),
-                            fixed, budget, max_draws=4 * budget)
-        y = game(masks)
-        w = lime_kernel(cosine_distance_to_full(masks), p["kernel_width"])
-        X = masks.astype(np.float64)
-        alpha = p["alpha"]
-        solve = dict(max_iter=p["max_iter"], tol=p["tol"])
-        lam_max = sgl_lambda_max(X, y, w, modality_of, alpha)
-        if p["lam"] is not None:
-            lam = p["lam"]
+        if p["variant"] == "ends":
+            r = p["set_size"] if p["set_size"] is not None else default_set_size(n)
+            spread = 2 * math.comb(n, min(r, max(1, (n - 1) // 2))) < 2 * budget  # too few sets of size r
+            draw = lambda k: ends_masks(n, k, r, rng, spread)[0]  # noqa: E731
         else:
-            pilot = sparse_group_lasso(X, y, w, modality_of, PILOT_RATIO * lam_max, alpha, **solve)
-            residuals = y - pilot.intercept - X @ pilot.coef
-            lam = min(lam_max, sgl_lambda_null(X, residuals, w, modality_of, alpha, p["n_flips"], rng))
-        fit = sparse_group_lasso(X, y, w, modality_of, lam, alpha, **solve)
-        coef, intercept = fit.coef, fit.intercept
-        support = coef != 0
-        if self.refit and support.any():
-            intercept, refitted = weighted_ridge(X[:, support], y, w, 0.0)
-            coef = np.zeros(n)
-            coef[support] = refitted
+            r = None
+            draw = lambda k: modality_masks(modality_of, n_mod, k, rng, p["whole_rate"])  # noqa: E731
+        masks = fill_budget(draw, fixed, budget, max_draws=4 * budget)
+        y = game(masks)
+        if p["variant"] == "ends":
+            f = len(fixed)  # the fixed rows run from the empty coalition (first) to the full one (last)
+            fits = self._fit_ends(masks[f:], y[f:], float(y[0]), float(y[f - 1]), modality_of, p, rng)
+            coef = np.mean([f["coef"] for f in fits], axis=0)
+            intercept = float(y[0])  # v(∅): the surrogate's value with every player absent
+            summary = {"lam": [f["lam"] for f in fits], "lam_max": [f["lam_max"] for f in fits],
+                       "sgl_coef": np.mean([f["sgl_coef"] for f in fits], axis=0),
+                       "end_coef": {f["end"]: f["coef"] for f in fits}, "set_size": r,
+                       "n_iter": max(f["n_iter"] for f in fits), "converged": all(f["converged"] for f in fits)}
+        else:
+            w = lime_kernel(cosine_distance_to_full(masks), p["kernel_width"])
+            fit = self._fit(masks.astype(np.float64), y, w, modality_of, p, rng, fit_intercept=True)
+            coef, intercept = fit["coef"], fit["intercept"]
+            summary = {k: fit[k] for k in ("lam", "lam_max", "sgl_coef", "n_iter", "converged")}
         norms = group_norms(coef, modality_of, n_mod)
         surrogate_modality = modality_sums(coef, modality_of, n_mod)
         extras: dict[str, Any] = {
-            "intercept": float(intercept), "lam": float(lam), "lam_max": lam_max, "sgl_coef": fit.coef,
+            "variant": p["variant"], "intercept": float(intercept), **summary,
             "group_norms": norms.tolist(), "group_zero": [bool(v == 0) for v in norms],
             "surrogate_modality": surrogate_modality.tolist(), "modality_exact": exact,
-            "n_samples": int(len(masks)), "n_iter": fit.n_iter, "converged": fit.converged}
+            "n_samples": int(len(masks))}
         if exact:
             values = y[:2**n_mod]
             modality, _ = indices_from_values(values)
@@ -232,3 +275,48 @@ class LEMON(Explainer):
         else:
             modality = surrogate_modality
         return {"attributions": coef, "modality": modality, "extras": extras}
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, modality_of: np.ndarray, p: Mapping[str, Any],
+             rng: np.random.Generator, fit_intercept: bool) -> dict[str, Any]:
+        """One penalised fit: ``λ`` by the rule, sparse group lasso, then the refit on its support."""
+        alpha = p["alpha"]
+        solve = dict(max_iter=p["max_iter"], tol=p["tol"], fit_intercept=fit_intercept)
+        lam_max = sgl_lambda_max(X, y, w, modality_of, alpha, fit_intercept)
+        if p["lam"] is not None:
+            lam = p["lam"]
+        elif p["lam_rule"] == "ratio":
+            lam = ENDS_LAM_RATIO * lam_max
+        else:
+            pilot = sparse_group_lasso(X, y, w, modality_of, PILOT_RATIO * lam_max, alpha, **solve)
+            residuals = y - pilot.intercept - X @ pilot.coef
+            lam = min(lam_max, sgl_lambda_null(X, residuals, w, modality_of, alpha, p["n_flips"], rng,
+                                               fit_intercept))
+        fit = sparse_group_lasso(X, y, w, modality_of, lam, alpha, **solve)
+        coef, intercept = fit.coef, fit.intercept
+        support = coef != 0
+        if p["refit"] and support.any() and support.sum() < len(y):
+            if fit_intercept:
+                intercept, refitted = weighted_ridge(X[:, support], y, w, 0.0)
+            else:
+                sw = np.sqrt(w)
+                refitted = np.linalg.lstsq(X[:, support] * sw[:, None], y * sw, rcond=None)[0]
+            coef = np.zeros(X.shape[1])
+            coef[support] = refitted
+        return {"coef": coef, "intercept": float(intercept), "lam": float(lam), "lam_max": float(lam_max),
+                "sgl_coef": fit.coef, "n_iter": fit.n_iter, "converged": fit.converged}
+
+    def _fit_ends(self, masks: np.ndarray, y: np.ndarray, v_empty: float, v_full: float, modality_of: np.ndarray,
+                  p: Mapping[str, Any], rng: np.random.Generator) -> list[dict[str, Any]]:
+        """The two end fits on the sampled sets (the whole-modality coalitions only anchor them):
+        gains ``v(R) - v(∅)`` on the inserted sets, drops ``v(N) - v(N∖R)`` on the removed ones (a
+        row of more than ``n/2`` players removes its complement)."""
+        n = masks.shape[1]
+        removal = 2 * masks.sum(axis=1) > n
+        fits = []
+        for end, rows in (("insertion", ~removal), ("removal", removal)):
+            X = np.where(removal[rows, None], ~masks[rows], masks[rows]).astype(np.float64)
+            t = (v_full - y[rows]) if end == "removal" else (y[rows] - v_empty)
+            if X.any():
+                fit = self._fit(X, t, np.ones(len(t)), modality_of, p, rng, fit_intercept=False)
+                fits.append({"end": end, **fit})
+        return fits

@@ -140,6 +140,43 @@ def modality_masks(modality_of: np.ndarray, n_modalities: int, n_samples: int, r
     return rng.random((n_samples, len(modality_of))) < rate[:, modality_of]
 
 
+def ends_masks(n_players: int, n_samples: int, set_size: int, rng: np.random.Generator,
+               spread: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Masks near both ends of the lattice: each sample draws a set ``R`` of ``k`` players
+    uniformly, ``k = set_size``, or with ``spread`` uniform on ``1 .. 2·set_size - 1`` (mean
+    ``set_size``), and at most ``(n - 1) // 2``; even rows insert ``R`` into the empty coalition (the coalition is ``R``),
+    odd rows remove it from the full one (the coalition is ``N ∖ R``). So a row of more than
+    ``n / 2`` players is always a removal.
+
+    Parameters
+    ----------
+    n_players, n_samples, set_size : int
+    rng : numpy.random.Generator
+    spread : bool
+        Vary the set size around ``set_size`` (for games too small to hold enough distinct sets
+        of one size).
+
+    Returns
+    -------
+    coalitions : ndarray of bool, shape (n_samples, n_players)
+    removed : ndarray of bool, shape (n_samples,)
+        True where the row removes ``R`` from the full coalition.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c, removed = ends_masks(6, 4, 1, np.random.default_rng(0))
+    >>> c.sum(axis=1).tolist(), removed.tolist()
+    ([1, 5, 1, 5], [False, True, False, True])
+    """
+    top = max(1, min(2 * set_size - 1, (n_players - 1) // 2))
+    k = np.full(n_samples, min(set_size, top)) if spread is False else rng.integers(1, top + 1, size=n_samples)
+    keys = rng.random((n_samples, n_players))
+    chosen = keys.argsort(axis=1, kind="stable").argsort(axis=1, kind="stable") < k[:, None]
+    removed = np.arange(n_samples) % 2 == 1
+    return np.where(removed[:, None], ~chosen, chosen), removed
+
+
 def fill_budget(draw: Callable[[int], np.ndarray], fixed: np.ndarray, n_distinct: int,
                 max_draws: int) -> np.ndarray:
     """Draw masks until the sample (after ``fixed``) holds ``n_distinct`` distinct coalitions.
@@ -195,11 +232,14 @@ def fill_budget(draw: Callable[[int], np.ndarray], fixed: np.ndarray, n_distinct
 # --------------------------------------------------------------------------- weighted fits
 
 
-def _centre(X: np.ndarray, y: np.ndarray, w: np.ndarray):
+def _centre(X: np.ndarray, y: np.ndarray, w: np.ndarray, fit_intercept: bool = True):
+    """Weighted centring (with an intercept) or none (without one: ``x̄ = 0``, ``ȳ = 0``)."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
     wn = w / w.sum()
+    if not fit_intercept:
+        return X, y, wn, np.zeros(X.shape[1]), 0.0
     xbar = wn @ X
     ybar = float(wn @ y)
     return X - xbar, y - ybar, wn, xbar, ybar
@@ -310,7 +350,8 @@ def sgl_prox(v: np.ndarray, t: float, lam: float, alpha: float, groups: np.ndarr
     return u * scale[groups] + 0.0
 
 
-def sgl_lambda_max(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray, alpha: float) -> float:
+def sgl_lambda_max(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray, alpha: float,
+                   fit_intercept: bool = True) -> float:
     """The smallest ``λ`` at which the weighted sparse group lasso's solution is ``β = 0``.
 
     ``β = 0`` is optimal iff for every group ``‖S(g_G, λα)‖₂ <= λ(1-α)√d_G``, with ``g`` the
@@ -324,6 +365,8 @@ def sgl_lambda_max(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarr
     groups : ndarray of int, shape (n,)
     alpha : float
         The l1 share, in ``[0, 1]``.
+    fit_intercept : bool
+        As in :func:`sparse_group_lasso`.
 
     Returns
     -------
@@ -337,7 +380,7 @@ def sgl_lambda_max(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarr
     >>> round(sgl_lambda_max(X, y, np.ones(4), np.array([0, 1]), 1.0), 6)   # max |x_jᵀ w̄ y_c|
     0.5
     """
-    Xc, yc, wn, _, _ = _centre(X, y, w)
+    Xc, yc, wn, _, _ = _centre(X, y, w, fit_intercept)
     g, n_groups, root = _groups(groups, Xc.shape[1])
     grad = np.abs(Xc.T @ (wn * yc))
     return float(_lambda_max_from_grad(grad[None, :], g, n_groups, root, alpha)[0])
@@ -368,7 +411,7 @@ def _lambda_max_from_grad(grad: np.ndarray, g: np.ndarray, n_groups: int, root: 
 
 
 def sgl_lambda_null(X: np.ndarray, residuals: np.ndarray, w: np.ndarray, groups: np.ndarray, alpha: float,
-                    n_flips: int, rng: np.random.Generator) -> float:
+                    n_flips: int, rng: np.random.Generator, fit_intercept: bool = True) -> float:
     """The largest ``λ_max`` over ``n_flips`` sign-flipped copies of ``residuals``: the penalty at
     which noise of the residuals' size, unrelated to the design, selects nothing.
 
@@ -383,6 +426,8 @@ def sgl_lambda_null(X: np.ndarray, residuals: np.ndarray, w: np.ndarray, groups:
     alpha : float
     n_flips : int
     rng : numpy.random.Generator
+    fit_intercept : bool
+        As in :func:`sparse_group_lasso`.
 
     Returns
     -------
@@ -397,18 +442,19 @@ def sgl_lambda_null(X: np.ndarray, residuals: np.ndarray, w: np.ndarray, groups:
     >>> bool(0.01 < lam < 0.2)   # about sd(z) · sd(noise) · sqrt(2 log n / N)
     True
     """
-    Xc, _, wn, _, _ = _centre(X, residuals, w)
+    Xc, _, wn, _, _ = _centre(X, residuals, w, fit_intercept)
     g, n_groups, root = _groups(groups, Xc.shape[1])
     signs = rng.choice(np.array([-1.0, 1.0]), size=(n_flips, len(residuals)))
     flipped = signs * np.asarray(residuals, dtype=np.float64)
-    flipped -= (flipped @ wn)[:, None]
+    if fit_intercept:
+        flipped -= (flipped @ wn)[:, None]
     grads = np.abs((flipped * wn) @ Xc)
     return float(_lambda_max_from_grad(grads, g, n_groups, root, alpha).max())
 
 
 def sparse_group_lasso(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray, lam: float,
                        alpha: float, max_iter: int = 5000, tol: float = 1e-10,
-                       coef_init: np.ndarray | None = None) -> SGLResult:
+                       coef_init: np.ndarray | None = None, fit_intercept: bool = True) -> SGLResult:
     """Solve the weighted sparse group lasso (module docstring) by FISTA with adaptive restart.
 
     The loss is a quadratic in ``β`` on the weighted-centred design, so each iteration costs
@@ -431,6 +477,9 @@ def sparse_group_lasso(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.n
     tol : float
     coef_init : ndarray, optional
         A warm start.
+    fit_intercept : bool
+        Fit the unpenalised intercept (default); without it the model is ``y ≈ Xβ`` (for
+        targets already measured from an anchor, as in :func:`ends_masks`).
 
     Returns
     -------
@@ -446,7 +495,7 @@ def sparse_group_lasso(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.n
     >>> r.coef.round(2).tolist(), bool(np.all(r.coef[2:] == 0))
     ([1.96, -0.97, 0.0, 0.0], True)
     """
-    Xc, yc, wn, xbar, ybar = _centre(X, y, w)
+    Xc, yc, wn, xbar, ybar = _centre(X, y, w, fit_intercept)
     n = Xc.shape[1]
     g, _, root = _groups(groups, n)
     G = Xc.T @ (wn[:, None] * Xc)
