@@ -1,0 +1,149 @@
+"""Explainers at the scale of real multimodal inputs: the ``paper`` suite (244-1000 players).
+
+Per paper task, side by side in one run:
+
+- material AUROC (planted players whose exact |Shapley| is at least 5% of the instance's largest,
+  against distractors) and modality-share error against the budget, as multiples of ``n``, for
+  LEMON (both designs), LIME, KernelSHAP, PermutationShapley and MMSHAP, with seconds per
+  explanation (the game's own time excluded);
+- the queries each needs to reach material AUROC 0.95 and share error 0.05 (the smallest budget
+  of the grid that does, on average over the instances);
+- planted-game evaluation throughput (coalitions per second through the rendered inputs).
+
+Pair precision against budget for the pair probes and shapiq's approximators is
+``benchmarks/bench_pairs_scale.py``.
+
+Usage::
+
+    python benchmarks/bench_scale.py [--tasks paper-img-txt,...] [--instances 8] [--seeds 0,1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import mxbench
+from mxbench.explainers import LEMON, LIME, MMSHAP, KernelSHAP, PermutationShapley
+from mxbench.explainers.base import min_budget_of
+from mxbench.generators.suites import suite_specs
+from mxbench.validation.recovery import auc_score
+
+FRACTIONS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+AUROC_GOAL, SHARE_GOAL = 0.95, 0.05
+EXPLAINERS = {
+    "lemon": lambda b, s: LEMON(budget=b, random_state=s),
+    "lemon-lime": lambda b, s: LEMON(budget=b, random_state=s, variant="lime"),
+    "lime": lambda b, s: LIME(budget=b, random_state=s),
+    "kernelshap": lambda b, s: KernelSHAP(budget=b, random_state=s),
+    "permutation": lambda b, s: PermutationShapley(budget=b, random_state=s),
+    "mmshap": lambda b, s: MMSHAP(budget=b, random_state=s),
+}
+
+
+class _Timed:
+    """A game wrapper that adds up the seconds spent inside the game."""
+
+    def __init__(self, game):
+        self.game, self.seconds = game, 0.0
+        self.n_players, self.modality_of, self.modality_names = game.n_players, game.modality_of, game.modality_names
+
+    def __call__(self, coalitions):
+        t = time.perf_counter()
+        out = self.game(coalitions)
+        self.seconds += time.perf_counter() - t
+        return out
+
+
+def material_auroc(attributions: np.ndarray, shapley: np.ndarray, roles: np.ndarray) -> float:
+    a = np.abs(shapley)
+    material = (roles != "distractor") & (a >= 0.05 * a.max())
+    return auc_score(np.abs(attributions)[material], np.abs(attributions)[roles == "distractor"])
+
+
+def run_task(spec, instances: int, seeds: list[int]) -> list[dict]:
+    task = mxbench.generate(spec, instances=instances)
+    oracle = task.oracle()
+    phi, mphi = oracle.shapley(), oracle.modality_shapley()
+    roles = np.array(["distractor"] * spec.n_players, dtype=object)
+    for t in task.plan.terms:
+        roles[list(t.ids)] = t.kind
+    n = spec.n_players
+    rows = []
+    for name, make in EXPLAINERS.items():
+        for frac in FRACTIONS:
+            budget = int(frac * n)
+            if budget < min_budget_of(make(None, 0), n, task.modality_of):
+                continue
+            aur, err, sec = [], [], []
+            for seed in seeds:
+                for i in range(instances):
+                    game = _Timed(task.game(i))
+                    e = make(budget, seed).explain(game)
+                    aur.append(material_auroc(e.attributions, phi[i], roles))
+                    true = np.abs(mphi[i]) / np.abs(mphi[i]).sum()
+                    err.append(float(np.abs(e.modality_shares() - true).max()))
+                    sec.append(e.seconds - game.seconds)
+            rows.append({"task": spec.name, "n": n, "explainer": name, "budget": budget, "x_n": frac,
+                         "auroc": float(np.mean(aur)), "share_error": float(np.mean(err)),
+                         "seconds": float(np.mean(sec))})
+    return rows
+
+
+def throughput(spec, batch: int = 4096) -> float:
+    """Coalitions per second of one planted game through its rendered inputs."""
+    task = mxbench.generate(spec, instances=4)
+    game = task.game(0)
+    coalitions = np.random.default_rng(0).random((batch, spec.n_players)) < 0.5
+    game(coalitions[:64])
+    t = time.perf_counter()
+    game(coalitions)
+    return batch / (time.perf_counter() - t)
+
+
+def first_budget(rows: list[dict], task: str, explainer: str, key: str, goal: float, higher: bool):
+    for r in sorted((r for r in rows if r["task"] == task and r["explainer"] == explainer), key=lambda r: r["budget"]):
+        if (r[key] >= goal) if higher else (r[key] <= goal):
+            return r["budget"]
+    return None
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default=None, help="comma-separated paper task names (default: all)")
+    parser.add_argument("--instances", type=int, default=8)
+    parser.add_argument("--seeds", default="0,1,2")
+    args = parser.parse_args(argv)
+    specs = suite_specs("paper")
+    if args.tasks:
+        wanted = args.tasks.split(",")
+        unknown = sorted(set(wanted) - {s.name for s in specs})
+        if unknown:
+            parser.error(f"--tasks: unknown paper tasks {unknown} (choose from {[s.name for s in specs]})")
+        specs = [s for s in specs if s.name in wanted]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows = []
+    for spec in specs:
+        rows += run_task(spec, args.instances, seeds)
+        print(f"\n## {spec.name} ({spec.n_players} players, {args.instances} instances x {len(seeds)} seeds)")
+        print(f"{'explainer':<12} {'budget':>7} {'x n':>5} {'AUROC':>6} {'share err':>9} {'s/expl':>7}")
+        for r in (r for r in rows if r["task"] == spec.name):
+            print(f"{r['explainer']:<12} {r['budget']:>7} {r['x_n']:>5} {r['auroc']:>6.3f} {r['share_error']:>9.4f} "
+                  f"{r['seconds']:>7.3f}")
+        print("\nqueries to the goals (None: not within 8n); seconds relative to KernelSHAP at the same budget")
+        for name in EXPLAINERS:
+            a = first_budget(rows, spec.name, name, "auroc", AUROC_GOAL, True)
+            s = first_budget(rows, spec.name, name, "share_error", SHARE_GOAL, False)
+            print(f"  {name:<12} AUROC>={AUROC_GOAL}: {a}   share error<={SHARE_GOAL}: {s}")
+        for r in (r for r in rows if r["task"] == spec.name and r["explainer"] == "lemon"):
+            k = [q for q in rows if q["task"] == spec.name and q["explainer"] == "kernelshap" and q["budget"] == r["budget"]]
+            if k:
+                print(f"  lemon/kernelshap seconds at {r['budget']}: {r['seconds'] / k[0]['seconds']:.2f}")
+    big = max(suite_specs("paper"), key=lambda s: s.n_players)
+    print(f"\nplanted-game throughput, {big.name} ({big.n_players} players): {throughput(big):,.0f} coalitions/s")
+
+
+if __name__ == "__main__":
+    main()
