@@ -126,7 +126,7 @@ def test_python_dash_m(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mxbench", "generate", "--suite", "tiny", "--out",
                              str(tmp_path / "x")], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == "mxbench: error: suite: unknown suite 'tiny' (choose from smoke, standard, specialisation)"
+    assert result.stderr.strip() == "mxbench: error: suite: unknown suite 'tiny' (choose from smoke, standard, specialisation, paper)"
     assert not (tmp_path / "x").exists()
 
 
