@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=_cmd_report)
 
     run = sub.add_parser("run", help="the main job: generate, train, explain, validate and report")
-    run.add_argument("--suite", default="smoke", help="a suite name (default smoke)")
+    run.add_argument("--suite", default="smoke",
+                     help="a suite name (default smoke; paper, beyond the models' size, runs on the planted games)")
     run.add_argument("--out", default="mxbench-run", help="the output folder (default mxbench-run)")
     run.add_argument("--instances", type=int, default=4, help="test instances explained per task (default 4)")
     run.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")

@@ -41,9 +41,12 @@ def test_validate_rows_and_values(planted, task):
     assert np.allclose(exact.loc[exact["metric"] == "efficiency", "value"], 0.0, atol=1e-9)
     ks = planted[(planted["explainer"] == "kernelshap") & (planted["budget"] == 64) & (planted["metric"] == "n_queries")]
     assert (ks["value"] <= 64).all() and len(ks) == 3
-    # 4 metrics x 3 instances per (explainer, budget) cell
-    assert planted.groupby(["explainer", "budget"]).size().to_dict() == {
+    # 4 metrics x 3 instances per (explainer, budget) cell, and auroc's @active row beside each auroc row
+    main = planted[planted["metric"] != "auroc@active"]
+    assert main.groupby(["explainer", "budget"]).size().to_dict() == {
         ("exact", -1): 12, ("kernelshap", -1): 12, ("kernelshap", 64): 12, ("lime", -1): 12, ("lime", 64): 12}
+    assert (planted["metric"] == "auroc@active").sum() == (planted["metric"] == "auroc").sum() == 15
+    assert np.allclose(exact.loc[exact["metric"] == "auroc@active", "value"], 1.0)
 
 
 def test_validate_is_deterministic_apart_from_seconds(task, planted):
@@ -266,3 +269,102 @@ def test_the_main_job_end_to_end(tmp_path):
     assert {"lemon", "mmshap", "permutation", "kernelshap"} <= set(results.loc[results["budget"] >= 0, "explainer"])
     assert "unimodal-kernelshap" in set(results["explainer"])
     assert (tmp_path / "run" / "data" / "suite.json").is_file()
+
+
+def _rows(task, explainer, budget, values, instances=2):
+    """Result rows of one (task, explainer, budget): ``values`` maps metric -> value, the same on each instance."""
+    return [dict(task=task, instance=i, model="planted", certified=True, explainer=explainer, budget=budget, seed=0,
+                 metric=m, value=v) for i in range(instances) for m, v in values.items()]
+
+
+def test_report_answers_question_1_at_paper_scale(tmp_path):
+    from mxbench.validation.report import recovery_per_n
+
+    rows = []
+    # paper-1k (1000 players, looked up in the paper suite): budgets n/4 .. 4n
+    for b, a, act in [(250, 0.70, 0.60), (500, 0.80, 0.70), (1000, 0.90, 0.80), (2000, 0.96, 0.86), (4000, 0.98, 0.88)]:
+        rows += _rows("paper-1k", "lemon", b, {"auroc": a, "auroc@active": act, "modality_share_error": 0.0,
+                                                "n_queries": b})
+    for b, q, a, act, err in [(2000, 2000, 0.93, 0.85, 0.02), (4000, 3998, 0.97, 0.90, 0.01)]:
+        rows += _rows("paper-1k", "permutation", b, {"auroc": a, "auroc@active": act, "modality_share_error": err,
+                                                      "n_queries": q})
+    rows += _rows("paper-1k", "lemon", -1, {"auroc": 0.9, "auroc@active": 0.8})
+    # a small task at absolute budgets: read on its own, never pooled with the paper task
+    rows += _rows("smoke-tab-txt", "lemon", 8, {"auroc": 0.9, "n_queries": 8})
+    rows += _rows("smoke-tab-txt", "lemon", 16, {"auroc": 1.0, "n_queries": 16})
+    frame = pd.DataFrame(rows)
+    text = write_report(frame, tmp_path).read_text()
+    q1 = text[text.index("## 1. LEMON's query reduction"):text.index("## 2. Pair masking")]
+    assert "### Tasks of more than 64 players (budgets n/4 to 4n" in q1
+    assert "`auroc` and `precision_at_k` score the *material* planted players" in text
+    assert "`best@active` is the best mean" in q1
+    # material AUROC >= 0.95: LEMON at 2n, permutation at 3998 queries; best material and @active
+    assert "| paper-1k | 1000 | planted | lemon | 2000 | 2.000 | 0.980 | 0.880 | 4.000 |" in q1
+    assert "| paper-1k | 1000 | planted | permutation | 3998 | 3.998 | 0.970 | 0.900 | 4.000 |" in q1
+    assert ("- paper-1k (1000 players): permutation needs 2.0× the queries of LEMON "
+            "(3998 queries = 4n against 2000 queries = 2n).") in q1
+    # modality shares: LEMON's exact modality game meets the goal at n/4
+    assert ("- paper-1k (1000 players): permutation needs 8.0× the queries of LEMON "
+            "(2000 queries = 2n against 250 queries = 0.25n).") in q1
+    # the small task: its own table, budgets 8 and 16 only
+    assert "| planted | lemon | 16.000 | 1.000 | 16 |" in q1
+    # the plot of the paper task and the numbers it shows
+    assert (tmp_path / "recovery_paper.png").stat().st_size > 1000
+    assert "![AUROC against queries / n, paper-1k](recovery_paper.png)" in q1
+    assert "| lemon | 2000 | 2000 | 2.000 | 0.960 | 0.860 | 0.000 |" in q1
+    points = recovery_per_n(frame[frame["task"] == "paper-1k"], 1000)
+    assert points.loc[points["explainer"] == "permutation", "queries / n"].tolist() == [2.0, 3.998]
+    assert points.loc[points["explainer"] == "lemon", "auroc"].tolist() == pytest.approx([0.7, 0.8, 0.9, 0.96, 0.98])
+    # the leaderboard: material AUROC with its @active column beside it
+    assert "| model | explainer | auroc | auroc@active |" in text and "| planted | lemon | 0.900 | 0.800 |" in text
+
+
+WIDE = {"name": "wide", "instances": 16, "seed": 0, "modalities": [{"name": "a", "kind": "tabular", "features": 20},
+                                                                 {"name": "b", "kind": "tabular", "features": 10}],
+        "terms": [{"kind": "unique", "players": ["a:0"]}, {"kind": "synergy", "players": ["a:1", "b:0"]}]}
+
+
+def test_explainers_beyond_their_scale_are_skipped_with_the_reason():
+    from mxbench.validation.runner import MAX_QUERIES, skip_reason
+
+    wide = mxbench.generate(WIDE)  # 30 players: Exact would enumerate 2^30 coalitions
+    assert skip_reason("exact", {}, wide, [None]) == (
+        f"needs at least 1073741824 queries on 30 players, more than the {MAX_QUERIES} allowed uncapped")
+    assert skip_reason("exact", {}, wide, [None, 64]) is not None and skip_reason("kernelshap", {}, wide, [64]) is None
+    assert skip_reason("sii-probe", {"budget": 2048}, wide, [None]) is None       # its own budget fits
+    assert skip_reason("kernelshap", {}, wide, [16, 32]) == (
+        "needs at least 60 queries on 30 players, more than its largest budget here, 32")
+    assert skip_reason("integrated_gradients", {}, wide, [None]) is None          # white-box: judged per model
+    with pytest.raises(RunnerError, match="explainers: unknown explainer 'nope'"):
+        skip_reason("nope", {}, wide, [None])
+    with pytest.warns(UserWarning, match=r"exact skipped on wide \(needs at least 1073741824 queries on 30 players"):
+        frame = validate(wide, models=["planted"], explainers=["exact", "kernelshap"], budgets=[64],
+                         metrics=["auroc"], instances=1, n_jobs=1, progress=False)
+    assert set(frame["explainer"]) == {"kernelshap"} and set(frame["metric"]) == {"auroc", "auroc@active"}
+
+
+def test_run_beyond_the_models_uses_the_planted_games_and_budgets_in_n(tmp_path, monkeypatch, capsys):
+    import mxbench.validation.runner as runner
+    from mxbench.data import write
+
+    write("smoke", tmp_path / "run" / "data", instances=64)
+    monkeypatch.setattr(runner, "MAX_MODEL_PLAYERS", 13)  # smoke-img-txt (14 players) is now beyond the models
+    path = run("smoke", tmp_path / "run", explainers=["kernelshap", ("mmshap", {"budget": 16})],
+               instances=1, n_jobs=1, progress=False)
+    printed = capsys.readouterr().out
+    assert ("mxbench: suite 'smoke' has tasks of up to 14 players, more than the 13 the trained architectures are "
+            "built for: models skipped, explaining the planted games only") in printed
+    assert ("mxbench: mmshap skipped on smoke-tab-txt (needs at least 24 queries on 12 players, more than its largest "
+            "budget here, 16); smoke-img-txt (needs at least 28 queries") in printed
+    results = read_results(tmp_path / "run" / "results.parquet")
+    assert set(results["model"]) == {"planted"} and not list((tmp_path / "run" / "models").glob("*"))
+    curve = results[results["budget"] >= 0]
+    assert runner.curve_budgets(14) == (4, 7, 14, 28, 56)  # n/4 .. 4n; the smallest may be below a method's minimum
+    assert {14, 28, 56} <= set(curve.loc[curve["task"] == "smoke-img-txt", "budget"]) <= {4, 7, 14, 28, 56}
+    assert sorted(curve.loc[curve["task"] == "smoke-mix3", "budget"].unique()) == [8, 16, 32, 64, 128, 256, 512, 1024]
+    rerun = results[results["metric"].str.split("@").str[0].isin(runner.RERUN_METRICS)]
+    assert len(rerun) and "smoke-img-txt" not in set(rerun["task"])  # left out beyond the models only
+    assert set(results.loc[results["budget"] == -1, "explainer"]) == {"kernelshap"}
+    text = path.read_text()
+    assert "### Tasks of more than" in text and "| smoke-img-txt | 14 | planted | kernelshap |" in text
+    assert (path.parent / "recovery_paper.png").stat().st_size > 1000

@@ -258,10 +258,21 @@ def test_recovery_metrics_by_hand(example):
     assert t.relevant().tolist() == [True, True, True, False, True, True]
     phi = np.array([5.0, 4.0, 3.0, 3.5, 2.0, 1.0])
     e = explanation(phi, example.modality_of)
-    assert value_of(recovery.auroc(e, t), "auroc") == pytest.approx(2 / 5)
-    assert value_of(recovery.precision_at_k(e, t), "precision_at_k") == pytest.approx(4 / 5)
+    assert value_of(recovery.auroc(e, t), "auroc@active") == pytest.approx(2 / 5)
+    assert value_of(recovery.precision_at_k(e, t), "precision_at_k@active") == pytest.approx(4 / 5)
     # pooled: units 0, 1, {2, 5}, 4 score 5, 4, mean(3, 1) = 2, 2 against the distractor's 3.5
-    assert value_of(recovery.auroc_pooled(e, t), "auroc_pooled") == pytest.approx(2 / 4)
+    assert value_of(recovery.auroc_pooled(e, t), "auroc_pooled@active") == pytest.approx(2 / 4)
+    # every planted player is material on this instance: the main rows agree with the @active rows
+    assert t.material().tolist() == t.relevant().tolist()
+    for fn, row, value in ((recovery.auroc, "auroc", 2 / 5), (recovery.precision_at_k, "precision_at_k", 4 / 5),
+                           (recovery.auroc_pooled, "auroc_pooled", 2 / 4)):
+        assert value_of(fn(e, t), row) == pytest.approx(value)
+    # on instance 6 the synergy a:1 x b:0 is active but not material (|φ| 0.043 < 5% of 1.795)
+    t6 = Truth.from_task(example, 6)
+    assert t6.material().tolist() == [True, False, True, False, False, True]
+    e6 = explanation([1.8, 0.01, 0.9, 0.5, 0.01, 0.9], example.modality_of)
+    assert value_of(recovery.auroc(e6, t6), "auroc") == 1.0
+    assert value_of(recovery.auroc(e6, t6), "auroc@active") == pytest.approx(3 / 5)
     from scipy import stats
     assert value_of(recovery.spearman(e, t), "spearman") == pytest.approx(stats.spearmanr(phi, t.shapley)[0])
     assert value_of(recovery.kendall(e, t), "kendall") == pytest.approx(stats.kendalltau(phi, t.shapley)[0])
@@ -282,10 +293,10 @@ def test_pair_metrics_by_hand(example):
     assert len(recovery.identifiable_pairs(t)) == 2
     # planted pairs (1, 4) synergy and (2, 5) redundancy; rank (1, 4) first, then a wrong pair
     e = explanation(t.shapley, example.modality_of, interactions={(1, 4): 9.0, (0, 3): -5.0, (2, 5): 1.0})
-    assert value_of(recovery.pair_precision(e, t), "pair_precision") == pytest.approx(0.5)
+    assert value_of(recovery.pair_precision(e, t), "pair_precision@active") == pytest.approx(0.5)
     # partial coverage: the uncovered planted pair is a miss
     e_part = explanation(t.shapley, example.modality_of, interactions={(1, 4): 1.0})
-    assert value_of(recovery.pair_precision(e_part, t), "pair_precision") == pytest.approx(0.5)
+    assert value_of(recovery.pair_precision(e_part, t), "pair_precision@active") == pytest.approx(0.5)
     # kind from the SII sign against the joint credit phi_i + phi_j of the same explanation
     joint_syn, joint_red = t.shapley[1] + t.shapley[4], t.shapley[2] + t.shapley[5]
     right = explanation(t.shapley, example.modality_of,
@@ -303,7 +314,7 @@ def test_pair_metrics_by_hand(example):
                      extras={"interaction_index": "RG"})
     assert recovery.interaction_reading(rg) == "score"
     assert value_of(recovery.pair_kind_accuracy(rg, t), "pair_kind_accuracy") == 1.0
-    assert value_of(recovery.pair_precision(rg, t), "pair_precision") == 1.0
+    assert value_of(recovery.pair_precision(rg, t), "pair_precision@active") == 1.0
     named = explanation(t.shapley, example.modality_of, interactions={(2, 5): -1.0}, explainer="redundancy_gap")
     assert recovery.interaction_reading(named) == "score"
     assert value_of(recovery.pair_kind_accuracy(named, t), "pair_kind_accuracy") == 0.0
@@ -318,11 +329,88 @@ def test_recovery_rejects_a_wrong_number_of_players(example):
         recovery.auroc(explanation(np.zeros(5), np.zeros(5, int)), t)
 
 
+# --------------------------------------------------------------------------- material against active players
+
+#: Roles and pairs for :func:`_material_game`: a:0 unique, a:1 x b:0 and a:2 x b:1 synergies, a:3 and b:2 distractors.
+MATERIAL_SPEC = {"name": "material", "instances": 4, "seed": 0, "modalities": [
+    {"name": "a", "kind": "tabular", "features": 4}, {"name": "b", "kind": "tabular", "features": 3}],
+    "terms": [{"kind": "unique", "players": ["a:0"]}, {"kind": "synergy", "players": ["a:1", "b:0"]},
+              {"kind": "synergy", "players": ["a:2", "b:1"]}]}
+MATERIAL_ROWS = ["auroc", "auroc_pooled", "precision_at_k", "pair_precision"]
+
+
+def _material_game():
+    """``2 a:0 + a:1 b:0 + 0.02 a:2 b:1``: Shapley 2, 0.5, 0.01, 0 | 0.5, 0.01, 0; SII 1 and 0.02.
+
+    a:2 and b:1 are active (nonzero) but below 5% of the largest |Shapley| (0.01 < 0.1), and
+    their pair below 5% of the largest planted |SII| (0.02 < 0.05).
+    """
+    return FunctionGame(lambda c: 2.0 * c[:, 0] + 1.0 * c[:, 1] * c[:, 4] + 0.02 * c[:, 2] * c[:, 5], 7,
+                        modality_of=[0, 0, 0, 0, 1, 1, 1], modality_names=("a", "b"))
+
+
+def test_material_and_active_rows_differ_on_a_tiny_planted_player():
+    from mxbench.validation.truth import MATERIAL_SHARE
+
+    assert MATERIAL_SHARE == 0.05
+    game = _material_game()
+    t = Truth.from_game(game, task=mxbench.generate(MATERIAL_SPEC), instance=0)
+    np.testing.assert_allclose(t.shapley, [2.0, 0.5, 0.01, 0.0, 0.5, 0.01, 0.0], atol=1e-12)
+    assert t.material().tolist() == [True, True, False, False, True, False, False]
+    assert t.relevant().tolist() == [True, True, True, False, True, True, False]
+    assert t.distractors().tolist() == [False, False, False, True, False, False, True]
+    assert t.pair_arrays()[0].tolist() == [1, 2] and t.material_pairs().tolist() == [True, False]
+    # right on the material players and pair, but the tiny players sit below the distractors
+    e = explanation([2.0, 0.5, 0.001, 0.05, 0.5, 0.002, 0.03], game.modality_of,
+                    interactions={(1, 4): 0.9, (0, 3): 0.5, (2, 5): 0.01})
+    got = evaluate(e, t, MATERIAL_ROWS)
+    assert dict(zip(got["metric"], got["value"])) == pytest.approx({
+        "auroc": 1.0, "auroc@active": 6 / 10,                 # 3 of 5 positives above both distractors
+        "auroc_pooled": 1.0, "auroc_pooled@active": 6 / 10,   # no redundancy: units are the players
+        "precision_at_k": 1.0, "precision_at_k@active": 3 / 5,  # top 5 of 7 hold the two distractors
+        "pair_precision": 1.0, "pair_precision@active": 1 / 2})  # top 2 pairs: (1, 4) and the wrong (0, 3)
+    exact = evaluate(Exact().explain(game), t, MATERIAL_ROWS)
+    assert len(exact) == 8 and (exact["value"] == 1.0).all()
+    assert direction("auroc@active") == "higher" and direction("pair_precision@active") == "higher"
+
+
+def test_material_players_on_a_bare_game_are_the_large_ones():
+    """Without roles: material = above 5% of the largest |Shapley|; distractors = dummies; no pairs."""
+    game = _material_game()
+    t = Truth.from_game(game)
+    assert (t.roles == "unknown").all()
+    assert t.material().tolist() == [True, True, False, False, True, False, False]
+    assert t.relevant().tolist() == [True, True, True, False, True, True, False]
+    assert t.distractors().tolist() == [False, False, False, True, False, False, True]
+    assert t.material_pairs().tolist() == []
+    e = explanation([2.0, 0.5, 0.001, 0.05, 0.5, 0.002, 0.03], game.modality_of, interactions={(1, 4): 0.9})
+    got = evaluate(e, t, MATERIAL_ROWS)
+    values = dict(zip(got["metric"], got["value"]))
+    assert {k: values[k] for k in ("auroc", "auroc@active", "precision_at_k", "precision_at_k@active")} == \
+        pytest.approx({"auroc": 1.0, "auroc@active": 0.6, "precision_at_k": 1.0, "precision_at_k@active": 0.6})
+    assert math.isnan(values["pair_precision"]) and math.isnan(values["pair_precision@active"])
+
+
+def test_material_players_of_the_smoke_tasks(truths):
+    pool = _pool(truths)
+    differ = 0
+    for t in pool:
+        phi = np.abs(t.shapley)
+        assert (t.material() <= t.relevant()).all()
+        assert (t.material() == t.relevant() & (phi >= 0.05 * phi.max()) & (phi > t.tol)).all()
+        differ += int((t.material() != t.relevant()).any())
+        i, j, kind, sii = t.pair_arrays()
+        assert (t.material_pairs() <= (np.abs(sii) > t.tol)).all()
+    assert 0 < differ < len(pool)  # the two definitions part on some instances, not on all
+
+
 # --------------------------------------------------------------------------- recovery: exact, random, inverted
 
-RECOVERY = {  # metric: (exact value, chance, inverted bound, which inverted transform)
+RECOVERY = {  # row: (exact value, chance, inverted bound, which inverted transform)
     "auroc": (1.0, 0.5, 0.0, "magnitude"),
+    "auroc@active": (1.0, 0.5, 0.0, "magnitude"),
     "auroc_pooled": (1.0, 0.5, 0.0, "magnitude"),
+    "auroc_pooled@active": (1.0, 0.5, 0.0, "magnitude"),
     "spearman": (1.0, 0.0, -1.0, "negate"),
     "spearman_pooled": (1.0, 0.0, -1.0, "negate"),
     "kendall": (1.0, 0.0, -1.0, "negate"),
@@ -336,8 +424,9 @@ def _pool(truths):
     return [t for ts in truths.values() for t in ts[:40]]
 
 
-def _recovery_means(truths, explain, metric):
-    values = [value_of(METRICS[metric](explain(t), t), metric) for t in truths]
+def _recovery_means(truths, explain, metric, row=None):
+    """The mean over ``truths`` of ``metric``'s row ``row`` (default: its main row)."""
+    values = [value_of(METRICS[metric](explain(t), t), row or metric) for t in truths]
     return float(np.nanmean(values))
 
 
@@ -361,31 +450,35 @@ def _exact_explanation(t, kind=None):
                        explainer=kind or "exact")
 
 
-@pytest.mark.parametrize("metric", sorted(RECOVERY))
-def test_recovery_exact_best_random_chance_inverted_worst(truths, exact_explanations, metric):
-    best, chance, worst, kind = RECOVERY[metric]
+@pytest.mark.parametrize("row", sorted(RECOVERY))
+def test_recovery_exact_best_random_chance_inverted_worst(truths, exact_explanations, row):
+    best, chance, worst, kind = RECOVERY[row]
+    metric = parse_metric(row)[0]
     pool = _pool(truths)
     # the Exact explainer on the game (not just the truth's numbers) scores exactly best
     for name, explained in exact_explanations.items():
         for e, t in zip(explained[:8], truths[name]):
-            assert value_of(METRICS[metric](e, t), metric) == pytest.approx(best)
-    assert _recovery_means(pool, _exact_explanation, metric) == pytest.approx(best)
-    rand = np.mean([_recovery_means(pool, lambda t, s=s: _random_explanation(t, [s, t.instance]), metric)
+            assert value_of(METRICS[metric](e, t), row) == pytest.approx(best)
+    assert _recovery_means(pool, _exact_explanation, metric, row) == pytest.approx(best)
+    rand = np.mean([_recovery_means(pool, lambda t, s=s: _random_explanation(t, [s, t.instance]), metric, row)
                     for s in range(3)])
-    assert abs(rand - chance) < 0.06, f"{metric}: random scores {rand}, chance is {chance}"
-    inverted = _recovery_means(pool, lambda t: _exact_explanation(t, kind), metric)
+    assert abs(rand - chance) < 0.06, f"{row}: random scores {rand}, chance is {chance}"
+    inverted = _recovery_means(pool, lambda t: _exact_explanation(t, kind), metric, row)
     assert inverted == pytest.approx(worst, abs=0.02)
     assert inverted < rand < best
 
 
 def test_precision_at_k_and_share_error_and_pair_precision_orders(truths):
     pool = _pool(truths)
-    for metric, chance_of in (("precision_at_k", lambda t: t.relevant().sum() / (t.relevant() | t.distractors()).sum()),
-                              ("pair_precision", None), ("modality_share_error", None)):
-        exact = _recovery_means(pool, _exact_explanation, metric)
-        rand = np.mean([_recovery_means(pool, lambda t, s=s: _random_explanation(t, [s, t.instance]), metric)
+    for row, chance_of in (("precision_at_k", lambda t: t.material().sum() / (t.material() | t.distractors()).sum()),
+                           ("precision_at_k@active",
+                            lambda t: t.relevant().sum() / (t.relevant() | t.distractors()).sum()),
+                           ("pair_precision", None), ("pair_precision@active", None), ("modality_share_error", None)):
+        metric = parse_metric(row)[0]
+        exact = _recovery_means(pool, _exact_explanation, metric, row)
+        rand = np.mean([_recovery_means(pool, lambda t, s=s: _random_explanation(t, [s, t.instance]), metric, row)
                         for s in range(3)])
-        inverted = _recovery_means(pool, lambda t: _exact_explanation(t, "magnitude"), metric)
+        inverted = _recovery_means(pool, lambda t: _exact_explanation(t, "magnitude"), metric, row)
         if metric == "modality_share_error":
             assert exact == pytest.approx(0.0, abs=1e-12) and exact < rand < inverted
         else:
@@ -395,8 +488,8 @@ def test_precision_at_k_and_share_error_and_pair_precision_orders(truths):
     # pair precision at chance: P active planted pairs among all n(n-1)/2 pairs
     active = [(np.abs(t.planted_pairs()["sii"]) > t.tol).sum() for t in pool]
     chance = np.mean([p / (t.n_players * (t.n_players - 1) / 2) for p, t in zip(active, pool) if p > 0])
-    rand = np.mean([_recovery_means(pool, lambda t, s=s: _random_explanation(t, [s, t.instance]), "pair_precision")
-                    for s in range(3)])
+    rand = np.mean([_recovery_means(pool, lambda t, s=s: _random_explanation(t, [s, t.instance]), "pair_precision",
+                                    "pair_precision@active") for s in range(3)])
     assert rand == pytest.approx(chance, abs=0.05)
 
 
@@ -745,4 +838,4 @@ def test_evaluate_runs_what_the_context_allows(tab_txt, truths):
         evaluate(e, t, ["deletion"])
     with pytest.raises(MetricError, match="unknown metric 'aurok'"):
         evaluate(e, t, ["auroc"], options={"aurok": {}})
-    assert evaluate(e, t, "auroc")["value"].tolist() == [1.0]
+    assert evaluate(e, t, "auroc")[["metric", "value"]].values.tolist() == [["auroc", 1.0], ["auroc@active", 1.0]]

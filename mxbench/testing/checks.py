@@ -23,8 +23,8 @@ claim               what is checked, on every game where it applies             
 ``determinism``     two fresh copies with the same ``random_state`` give the same ``t`` (0.0)
                     explanation (``max |difference| <= t · scale``)
 ``recovery``        mean over the games of a recovery metric ``>= t``            ``t`` (0.9)
-                    (``recovery`` = AUROC of ``|φ|``, relevant vs distractor
-                    players; ``recovery@<metric>`` for another one)
+                    (``recovery`` = AUROC of ``|φ|``, material planted vs
+                    distractor players; ``recovery@<metric>`` for another one)
 =================== ============================================================ ===============
 
 ``scale`` is the game's size, ``Σ_i |φ*_i|`` of its exact Shapley values ``φ*`` (1 when they are
@@ -739,8 +739,8 @@ def _check_recovery(case: _Case, t: float, metric: str) -> _Outcome:
     if not np.isfinite(value):
         return _NA
     tr = case.truth
-    relevant = [tr.player_names[i] for i in np.flatnonzero(tr.relevant())]
-    detail = (f"  {metric} = {_fmt(value)} < threshold {t:g}; relevant players: {', '.join(relevant)}\n"
+    material = [tr.player_names[i] for i in np.flatnonzero(tr.material())]
+    detail = (f"  {metric} = {_fmt(value)} < threshold {t:g}; material players: {', '.join(material)}\n"
               f"  attributions  = {_fmt_array(e.attributions)}")
     return _Outcome("pass" if value >= t else "fail", value, detail)
 

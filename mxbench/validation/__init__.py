@@ -5,7 +5,10 @@ model=None, **options) -> list of rows``; a row is a dict with the columns
 :data:`~mxbench.validation.truth.COLUMNS` ``(task, instance, model, explainer, metric, value)``.
 A row's ``metric`` is ``base[@qualifier][:exact]`` (:func:`parse_metric`): the registry entry,
 an optional detail (``comprehensiveness@10%``, ``granger_influence@txt->tab``) and ``:exact``
-for the oracle's exact value of the same quantity.
+for the oracle's exact value of the same quantity. ``auroc``, ``auroc_pooled``,
+``precision_at_k`` and ``pair_precision`` count the *material* planted players (pairs) as
+positives; their ``@active`` rows (``auroc@active``, ...) every *active* planted player (pair)
+(:mod:`mxbench.validation.recovery`).
 
 :data:`METRICS` maps each name to a :class:`Metric` (the function, its direction and range,
 its family, and what it needs); :func:`evaluate` runs several on one explanation and returns
@@ -121,16 +124,18 @@ INF = float("inf")
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
     # recovery
-    Metric("auroc", recovery.auroc, "higher", (0.0, 1.0), "recovery"),
-    Metric("auroc_pooled", recovery.auroc_pooled, "higher", (0.0, 1.0), "recovery"),
-    Metric("precision_at_k", recovery.precision_at_k, "higher", (0.0, 1.0), "recovery"),
+    Metric("auroc", recovery.auroc, "higher", (0.0, 1.0), "recovery", qualifiers={"active": "higher"}),
+    Metric("auroc_pooled", recovery.auroc_pooled, "higher", (0.0, 1.0), "recovery", qualifiers={"active": "higher"}),
+    Metric("precision_at_k", recovery.precision_at_k, "higher", (0.0, 1.0), "recovery",
+           qualifiers={"active": "higher"}),
     Metric("spearman", recovery.spearman, "higher", (-1.0, 1.0), "recovery"),
     Metric("spearman_pooled", recovery.spearman_pooled, "higher", (-1.0, 1.0), "recovery"),
     Metric("kendall", recovery.kendall, "higher", (-1.0, 1.0), "recovery"),
     Metric("sign_agreement", recovery.sign_agreement, "higher", (0.0, 1.0), "recovery"),
     Metric("modality_share_error", recovery.modality_share_error, "lower", (0.0, 1.0), "recovery"),
     Metric("attribution_gap", recovery.attribution_gap, "lower", (0.0, INF), "recovery"),
-    Metric("pair_precision", recovery.pair_precision, "higher", (0.0, 1.0), "recovery"),
+    Metric("pair_precision", recovery.pair_precision, "higher", (0.0, 1.0), "recovery",
+           qualifiers={"active": "higher"}),
     Metric("pair_kind_accuracy", recovery.pair_kind_accuracy, "higher", (0.0, 1.0), "recovery"),
     # faithfulness
     Metric("deletion", faithfulness.deletion, "lower", (-INF, INF), "faithfulness", needs_game=True),

@@ -19,6 +19,9 @@ from mxbench.games import FunctionGame
 from mxbench.validation.desiderata import _explain
 from mxbench.validation.truth import MetricError, Truth, make_rows
 
+#: How many symmetric pairs :func:`sii_symmetry` compares at once (bounds its memory).
+_CHUNK = 4096
+
 
 def _phi(explanation: Any, truth: Truth) -> np.ndarray:
     phi = np.asarray(explanation.attributions, dtype=np.float64)
@@ -169,12 +172,16 @@ def sii_symmetry(explanation: Any, truth: Truth, *, model: Any = None, game: Any
         return []
     matrix = explanation.interaction_matrix(fill=np.nan)
     pairs = truth.symmetric_pairs()
-    value = float("nan")
-    if len(pairs):
-        diff = np.abs(matrix[pairs[:, 0]] - matrix[pairs[:, 1]])  # (K, n): |I_ik - I_jk|
-        n = truth.n_players
-        own = (np.arange(n)[None, :] == pairs[:, :1]) | (np.arange(n)[None, :] == pairs[:, 1:])
-        diff[own] = np.nan
+    # only third players k with two covered pairs can compare; the symmetric pairs go in chunks
+    # (at a thousand players the dummies alone make ~500,000 symmetric pairs)
+    cols = np.flatnonzero(np.isfinite(matrix).sum(axis=0) >= 2)
+    sub = matrix[:, cols]
+    largest = []
+    for start in range(0, len(pairs) if len(cols) else 0, _CHUNK):
+        p = pairs[start:start + _CHUNK]
+        diff = np.abs(sub[p[:, 0]] - sub[p[:, 1]])  # (chunk, cols): |I_ik - I_jk|
+        diff[(cols[None, :] == p[:, :1]) | (cols[None, :] == p[:, 1:])] = np.nan
         if np.isfinite(diff).any():
-            value = float(np.nanmax(diff))
+            largest.append(float(np.nanmax(diff)))
+    value = max(largest) if largest else float("nan")
     return make_rows(truth, explanation, {"sii_symmetry": value}, model, game)

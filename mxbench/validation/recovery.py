@@ -1,4 +1,4 @@
-"""Recovery of the planted structure: relevant players, ranks, signs, modality shares, pairs, pair kinds; cost.
+"""Recovery of the planted structure: material and active players, ranks, signs, modality shares, pairs; cost.
 
 Every metric here compares an :class:`~mxbench.explainers.base.Explanation` with the exact
 :class:`~mxbench.validation.truth.Truth` and needs no game. Each returns tidy rows
@@ -6,12 +6,25 @@ Every metric here compares an :class:`~mxbench.explainers.base.Explanation` with
 undefined on that instance (e.g. no distractors), and a metric that needs pair interactions
 returns no rows for an explanation without any.
 
-Which players count (all recovery metrics):
+Which players count:
 
-- *relevant* = planted (non-distractor) players that are **active** on the instance — not
-  dummies of its game (an ``and`` synergy whose other player is negative, a ``step`` term
-  below its threshold are dummies there, and no explainer can see them);
-- *distractors* = players in no planted term. Inactive planted players are in neither class.
+- *material* players (the positives of the main rows of ``auroc``, ``auroc_pooled`` and
+  ``precision_at_k``) = planted (non-distractor) players whose exact ``|Shapley|`` on the
+  instance is at least :data:`~mxbench.validation.truth.MATERIAL_SHARE` (5%) of the instance's
+  largest exact ``|Shapley|`` (:meth:`Truth.material`);
+- *relevant* players (the positives of the ``@active`` rows, e.g. ``auroc@active``, and of
+  ``sign_agreement``) = planted players that are **active** on the instance — not dummies of
+  its game (an ``and`` synergy whose other player is negative, a ``step`` term below its
+  threshold are dummies there, and no explainer can see them) (:meth:`Truth.relevant`);
+- *distractors* = players in no planted term. Planted players outside the positives of a row
+  are in neither class, so the exact Shapley values score 1 on both rows.
+
+A planted player with a tiny but nonzero value is active but not material: on the ``@active``
+rows it is a positive that no estimator can separate from the distractors at a finite budget,
+which is why the main rows leave it out. ``pair_precision`` does the same with pairs: its main
+row targets the material planted pairs (:meth:`Truth.material_pairs`), ``pair_precision@active``
+every active planted pair. ``sign_agreement`` keeps the active units: the sign of a small value
+is as well defined as that of a large one, and units of exact value zero are left out anyway.
 
 Redundant copies may split their credit any way (every split of a redundant latent's value is
 consistent with the game's behaviour on the data; the exact Shapley value splits it about
@@ -226,10 +239,11 @@ def _pair_key(pairs: np.ndarray, n: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------- player metrics
 def auroc(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
-    """AUROC of ``|φ|`` separating relevant players from distractors.
+    """AUROC of ``|φ|`` separating material planted players from distractors.
 
-    Row ``auroc``: higher is better, range ``[0, 1]``, 0.5 = chance; NaN without
-    distractors or relevant players.
+    Row ``auroc``: the positives are the material players (:meth:`Truth.material`); row
+    ``auroc@active``: every active planted player (:meth:`Truth.relevant`). Higher is better,
+    range ``[0, 1]``, 0.5 = chance; NaN without distractors or positives.
 
     Examples
     --------
@@ -238,18 +252,21 @@ def auroc(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None
     >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
     >>> task = mxbench.generate(EXAMPLE_SPEC)
     >>> rows = auroc(Exact().explain(task.game(0)), Truth.from_task(task, 0))
-    >>> rows[0]["metric"], rows[0]["value"]
-    ('auroc', 1.0)
+    >>> [(r["metric"], r["value"]) for r in rows]
+    [('auroc', 1.0), ('auroc@active', 1.0)]
     """
     phi = np.abs(_check(explanation, truth))
-    value = auc_score(phi[truth.relevant()], phi[truth.distractors()])
-    return make_rows(truth, explanation, {"auroc": value}, model, game)
+    dis = phi[truth.distractors()]
+    return make_rows(truth, explanation, {"auroc": auc_score(phi[truth.material()], dis),
+                                          "auroc@active": auc_score(phi[truth.relevant()], dis)}, model, game)
 
 
 def auroc_pooled(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
     """AUROC over units: each redundancy term's copies scored by their mean ``|φ|``, any split accepted.
 
-    Row ``auroc_pooled``: higher is better, range ``[0, 1]``, 0.5 = chance.
+    A unit is a positive when one of its players is material (row ``auroc_pooled``) or active
+    (row ``auroc_pooled@active``), a negative when all its players are distractors. Higher is
+    better, range ``[0, 1]``, 0.5 = chance.
 
     Examples
     --------
@@ -264,23 +281,23 @@ def auroc_pooled(explanation: Any, truth: Truth, *, model: Any = None, game: Any
     (1.0, 0.9)
     """
     phi = np.abs(_check(explanation, truth))
-    rel, dis = truth.relevant(), truth.distractors()
-    pos, neg = [], []
-    for u in truth.units():
-        score = phi[u].mean()
-        if rel[u].any():
-            pos.append(score)
-        elif dis[u].all():
-            neg.append(score)
-    return make_rows(truth, explanation, {"auroc_pooled": auc_score(pos, neg)}, model, game)
+    dis = truth.distractors()
+    units = truth.units()
+    scores = np.array([phi[u].mean() for u in units])
+    neg = scores[[bool(dis[u].all()) for u in units]]
+    values = {}
+    for name, positive in (("auroc_pooled", truth.material()), ("auroc_pooled@active", truth.relevant())):
+        values[name] = auc_score(scores[[bool(positive[u].any()) for u in units]], neg)
+    return make_rows(truth, explanation, values, model, game)
 
 
 def precision_at_k(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
-    """Precision of the ``k`` players with the largest ``|φ|``, ``k`` = the number of relevant players.
+    """Precision of the ``k`` players with the largest ``|φ|``, ``k`` = the number of positives.
 
-    Ranked among relevant players and distractors (inactive planted players left out).
-    Row ``precision_at_k``: higher is better, range ``[0, 1]``; chance is
-    ``k / (relevant + distractors)``.
+    Row ``precision_at_k``: the positives are the material players, ranked among them and the
+    distractors (the other planted players left out); row ``precision_at_k@active``: the
+    active planted players, ranked among them and the distractors. Higher is better, range
+    ``[0, 1]``; chance is ``k / (positives + distractors)``.
 
     Examples
     --------
@@ -292,10 +309,12 @@ def precision_at_k(explanation: Any, truth: Truth, *, model: Any = None, game: A
     1.0
     """
     phi = np.abs(_check(explanation, truth))
-    rel, dis = truth.relevant(), truth.distractors()
-    known = rel | dis
-    value = precision_at(phi[known], rel[known], int(rel.sum()))
-    return make_rows(truth, explanation, {"precision_at_k": value}, model, game)
+    dis = truth.distractors()
+    values = {}
+    for name, positive in (("precision_at_k", truth.material()), ("precision_at_k@active", truth.relevant())):
+        known = positive | dis
+        values[name] = precision_at(phi[known], positive[known], int(positive.sum()))
+    return make_rows(truth, explanation, values, model, game)
 
 
 def spearman(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
@@ -367,9 +386,11 @@ def kendall(explanation: Any, truth: Truth, *, model: Any = None, game: Any = No
 def sign_agreement(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
     """Share of relevant units whose attribution has the sign of the exact Shapley value.
 
-    Units as in :meth:`Truth.units` (redundant copies summed); units whose exact value is
-    zero are left out; a zero attribution counts as a disagreement. Row ``sign_agreement``:
-    higher is better, range ``[0, 1]``, 0.5 = chance.
+    Units as in :meth:`Truth.units` (redundant copies summed); a unit counts when one of its
+    players is relevant (active, :meth:`Truth.relevant`, not only material: a small exact value
+    has a sign as definite as a large one) and its exact value is not zero; a zero attribution
+    counts as a disagreement. Row ``sign_agreement``: higher is better, range ``[0, 1]``,
+    0.5 = chance.
 
     Examples
     --------
@@ -459,12 +480,14 @@ def modality_share_error(explanation: Any, truth: Truth, *, model: Any = None, g
 def pair_precision(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
     """Precision@P of the planted pairs among the explanation's top-ranked pairs.
 
-    Signed interactions (SII) are ranked by ``|value|`` and the targets are the planted
-    synergy and redundancy pairs; a redundancy score (:func:`interaction_reading`) is ranked
-    by its value and the targets are the planted redundancy pairs. Targets are the pairs
-    active on the instance (exact ``|SII| > tol``); ``P`` = their number. Planted pairs the
-    explanation does not score count as misses. Row ``pair_precision``: higher is better,
-    range ``[0, 1]``; NaN without active targets. No rows without interactions.
+    Signed interactions (SII) are ranked by ``|value|`` and the candidate targets are the
+    planted synergy and redundancy pairs; a redundancy score (:func:`interaction_reading`) is
+    ranked by its value and the candidate targets are the planted redundancy pairs. Row
+    ``pair_precision``: the targets are the material ones (:meth:`Truth.material_pairs`: exact
+    ``|SII|`` at least 5% of the largest among the candidates); row ``pair_precision@active``:
+    the active ones (exact ``|SII| > tol``). ``P`` = the number of targets; planted pairs the
+    explanation does not score count as misses. Higher is better, range ``[0, 1]``; NaN without
+    targets. No rows without interactions.
 
     Examples
     --------
@@ -472,24 +495,24 @@ def pair_precision(explanation: Any, truth: Truth, *, model: Any = None, game: A
     >>> from mxbench.explainers import Exact
     >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
     >>> task = mxbench.generate(EXAMPLE_SPEC)
-    >>> pair_precision(Exact().explain(task.game(0)), Truth.from_task(task, 0))[0]["value"]
-    1.0
+    >>> [(r["metric"], r["value"]) for r in pair_precision(Exact().explain(task.game(0)), Truth.from_task(task, 0))]
+    [('pair_precision', 1.0), ('pair_precision@active', 1.0)]
     """
     _check(explanation, truth)
     if not explanation.interactions:
         return []
-    reading = interaction_reading(explanation)
-    ti, tj, _, tsii = truth.pair_arrays(("synergy", "redundancy") if reading == "sii" else ("redundancy",))
-    active = np.abs(tsii) > truth.tol
-    p = int(active.sum())
-    value = float("nan")
-    if p:
-        pairs, scores = pair_scores(explanation)
-        order = np.argsort(-snap(scores), kind="stable")[:p]
-        n = truth.n_players
-        hits = np.isin(_pair_key(pairs[order], n), ti[active] * n + tj[active])
-        value = float(hits.sum() / p)
-    return make_rows(truth, explanation, {"pair_precision": value}, model, game)
+    kinds = ("synergy", "redundancy") if interaction_reading(explanation) == "sii" else ("redundancy",)
+    ti, tj, _, tsii = truth.pair_arrays(kinds)
+    pairs, scores = pair_scores(explanation)
+    order = np.argsort(-snap(scores), kind="stable")
+    n = truth.n_players
+    values = {}
+    for name, target in (("pair_precision", truth.material_pairs(kinds)),
+                         ("pair_precision@active", np.abs(tsii) > truth.tol)):
+        p = int(target.sum())
+        hits = np.isin(_pair_key(pairs[order[:p]], n), ti[target] * n + tj[target])
+        values[name] = float(hits.sum() / p) if p else float("nan")
+    return make_rows(truth, explanation, values, model, game)
 
 
 def _identifiable(truth: Truth) -> np.ndarray:

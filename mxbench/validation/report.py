@@ -5,11 +5,19 @@ writes ``report.md`` with:
 
 - the leaderboard (mean of the headline metrics per model and explainer), certified models and
   the planted games first, uncertified models in their own table, flagged;
-- the five questions: (1) LEMON's query reduction at equal recovery, (2) pair masking against
-  random pairs, (3) FL-I2MoE routing and expert maps against the planted kinds, (4) attention
-  against causal explanations, (5) the multimodal attribution gap;
-- plots: recovery against queries per explainer, modality shares against the truth, deletion
-  curves' areas, the exact against the estimated pair interactions.
+- the five questions: (1) LEMON's query reduction at equal recovery — on the tasks the models
+  are built for at budgets 8 to 1024, and per task on larger tasks (the ``paper`` suite) at
+  budgets in multiples of the number of players ``n``, (2) pair masking against random pairs,
+  (3) FL-I2MoE routing and expert maps against the planted kinds, (4) attention against causal
+  explanations, (5) the multimodal attribution gap;
+- plots: recovery against queries per explainer (and, at paper scale, material AUROC against
+  queries / n on the largest task), modality shares against the truth, deletion curves' areas,
+  the exact against the estimated pair interactions.
+
+The recovery headline is the *material* reading (``auroc``, ``precision_at_k``,
+``pair_precision``: positives are the planted players or pairs with at least 5% of the
+instance's largest exact value); the ``@active`` columns keep every planted player or pair
+active on the instance (:mod:`mxbench.validation.recovery`).
 
 Every figure in the text is computed from the rows; a question the rows cannot answer says so.
 """
@@ -18,17 +26,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from mxbench.validation.runner import PLANTED, RESULT_COLUMNS, RunnerError
+from mxbench.validation.runner import MAX_MODEL_PLAYERS, PLANTED, RESULT_COLUMNS, RunnerError, beyond_models
+from mxbench.validation.truth import MATERIAL_SHARE
 
 #: The headline metrics of the leaderboard, with the way each is better.
-HEADLINE = (("auroc", "higher"), ("precision_at_k", "higher"), ("spearman", "higher"),
-            ("modality_share_error", "lower"), ("pair_precision", "higher"), ("deletion", "lower"),
+HEADLINE = (("auroc", "higher"), ("auroc@active", "higher"), ("precision_at_k", "higher"),
+            ("precision_at_k@active", "higher"), ("spearman", "higher"), ("modality_share_error", "lower"),
+            ("pair_precision", "higher"), ("pair_precision@active", "higher"), ("deletion", "lower"),
             ("insertion", "higher"), ("n_queries", "lower"), ("seconds", "lower"))
+#: The report's one sentence on the two readings of the recovery metrics.
+DEFINITIONS = (f"`auroc` and `precision_at_k` score the *material* planted players (exact |Shapley| at least "
+               f"{MATERIAL_SHARE:.0%} of the instance's largest) against the distractors and `pair_precision` targets "
+               f"the material planted pairs (exact |SII| at least {MATERIAL_SHARE:.0%} of the largest planted one), "
+               f"while their `@active` columns count every planted player or pair *active* on the instance (not a "
+               f"dummy).")
 ATTENTION = ("attention_rollout", "attention_grad", "expert_maps")
 CAUSAL = ("integrated_gradients", "kernelshap", "lemon", "lime", "permutation", "mmshap", "occlusion", "exact")
 SHARE_GOAL = 0.05
@@ -193,7 +209,237 @@ def _question_pairs(results: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     return "\n".join(text), t
 
 
-def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any = None) -> Path:
+def task_players(results: pd.DataFrame, players: Mapping[str, int] | None = None) -> dict[str, int]:
+    """The number of players of each task in ``results``: from ``players``, else from the named suites.
+
+    A task the mapping does not give is looked up by name among the specs of the named suites
+    (:data:`mxbench.generators.suites.SUITES`); a task found in neither is left out.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"task": ["paper-1k", "mine", "smoke-mix3"]})
+    >>> task_players(rows, {"mine": 30})
+    {'mine': 30, 'paper-1k': 1000, 'smoke-mix3': 12}
+    """
+    from mxbench.generators.suites import SUITES, suite_specs
+
+    out = {name: int(n) for name, n in (players or {}).items() if name in set(results["task"])}
+    missing = set(results["task"]) - set(out)
+    for suite in SUITES if missing else ():
+        for spec in suite_specs(suite):
+            if spec.name in missing:
+                out[spec.name] = spec.n_players
+    return dict(sorted(out.items()))
+
+
+def queries_per_n(results: pd.DataFrame, metric: str, goal: float, higher: bool,
+                  players: Mapping[str, int]) -> pd.DataFrame:
+    """:func:`queries_to_goal` per task, with the queries also in multiples of the task's players ``n``.
+
+    Budgets that follow ``n`` (``n/4`` to ``4n`` on the tasks beyond the models) differ from task
+    to task, so the curves are read one task at a time. When ``metric`` has an ``@active`` row
+    too, its best mean is listed beside (``best@active``).
+
+    Parameters
+    ----------
+    results : DataFrame
+        Result rows.
+    metric : str
+        The metric read (``auroc``, ``modality_share_error``).
+    goal : float
+        The goal.
+    higher : bool
+        Whether higher is better.
+    players : dict of str to int
+        The players of each task (:func:`task_players`); other tasks are left out.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``task, players, model, explainer, queries, queries / n, best, [best@active],
+        largest budget / n``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = []
+    >>> for b, a in [(500, 0.9), (1000, 0.97)]:
+    ...     rows += [dict(task="big", instance=0, model="planted", certified=True, explainer="lemon", budget=b,
+    ...                   seed=0, metric=m, value=x) for m, x in (("auroc", a), ("auroc@active", a - 0.1),
+    ...                                                          ("n_queries", b))]
+    >>> queries_per_n(pd.DataFrame(rows), "auroc", 0.95, True, {"big": 500}).values.tolist()
+    [['big', 500, 'planted', 'lemon', 1000.0, 2.0, 0.97, 0.87, 2.0]]
+    """
+    frames = []
+    for task, g in results[results["task"].isin(list(players))].groupby("task"):
+        n = players[task]
+        t = queries_to_goal(g, metric, goal, higher)
+        if t.empty:
+            continue
+        t.insert(0, "task", task)
+        t.insert(1, "players", n)
+        t.insert(5, "queries / n", t["queries"] / n)
+        active = queries_to_goal(g, f"{metric}@active", goal, higher)
+        if not active.empty:
+            t = t.merge(active[["model", "explainer", "best"]].rename(columns={"best": "best@active"}),
+                        on=["model", "explainer"], how="left")
+        t["largest budget / n"] = t.pop("largest budget") / n
+        frames.append(t)
+    if not frames:
+        return pd.DataFrame(columns=["task", "players", "model", "explainer", "queries", "queries / n", "best",
+                                     "largest budget / n"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _lemon_lines(table: pd.DataFrame, by: list[str], label: Any, count: Any) -> list[str]:
+    """Sentences comparing the queries each other explainer needs to reach the goal with LEMON's.
+
+    One group per value of the columns ``by``; ``label(row)`` names the group, ``count(row, q)``
+    writes ``q`` queries.
+    """
+    lines = []
+    for _, g in table.groupby(by):
+        who = label(g.iloc[0])
+        lemon = g.loc[g["explainer"] == "lemon", "queries"]
+        others = [(o, g.loc[g["explainer"] == o, "queries"]) for o in ("mmshap", "permutation", "kernelshap")]
+        others = [(o, float(q.iloc[0])) for o, q in others if not q.empty]
+        if lemon.empty or not np.isfinite(lemon.iloc[0]):
+            reached = [f"{o} reached it with {count(g.iloc[0], q)}" for o, q in others if np.isfinite(q)]
+            lines.append(f"- {who}: LEMON did not reach the goal within its largest budget"
+                         + (f"; {', '.join(reached)}." if reached else "."))
+            continue
+        lq = float(lemon.iloc[0])
+        for other, q in others:
+            if np.isfinite(q):
+                lines.append(f"- {who}: {other} needs {q / lq:.1f}× the queries of LEMON "
+                             f"({count(g.iloc[0], q)} against {count(g.iloc[0], lq)}).")
+            else:
+                lines.append(f"- {who}: {other} did not reach the goal within its largest budget; LEMON "
+                             f"needed {count(g.iloc[0], lq)}.")
+    return lines
+
+
+def _question_queries(results: pd.DataFrame, out: Path) -> list[str]:
+    """Question 1 on the tasks the models are built for: budgets 8 to 1024, rows pooled over tasks."""
+    lines: list[str] = []
+    share = queries_to_goal(results, "modality_share_error", SHARE_GOAL, higher=False)
+    auroc = queries_to_goal(results, "auroc", AUROC_GOAL, higher=True)
+    for name, table in (("modality shares (total variation <= 0.05)", share),
+                        ("feature attributions (material AUROC >= 0.95)", auroc)):
+        if table.empty:
+            continue
+        lines += [f"Queries to reach the goal for {name}:", "", markdown_table(table), ""]
+        lines += _lemon_lines(table, ["model"], lambda row: row["model"], lambda row, q: f"{_fmt(q, 1)} queries")
+        lines.append("")
+    if _plot_recovery(results, "modality_share_error", out / "recovery_modality.png", SHARE_GOAL,
+                      "modality-share error against queries"):
+        lines += ["![modality-share error against queries](recovery_modality.png)", ""]
+    if _plot_recovery(results, "auroc", out / "recovery_auroc.png", AUROC_GOAL, "AUROC (material) against queries"):
+        lines += ["![AUROC against queries](recovery_auroc.png)", ""]
+    return lines
+
+
+def _question_queries_per_n(results: pd.DataFrame, players: Mapping[str, int], out: Path) -> list[str]:
+    """Question 1 on the tasks beyond the models: per task, budgets in multiples of ``n``, and a plot."""
+    r = results[results["budget"] >= 0]
+    if r.empty:
+        return []
+    lines = [f"### Tasks of more than {MAX_MODEL_PLAYERS} players (budgets n/4 to 4n, n = the task's players)", "",
+             "Read one task at a time (the budgets follow each task's n); `best@active` is the best mean "
+             "`auroc@active` (the two readings are defined under the leaderboard).", ""]
+    for name, metric, goal, higher in (("feature attributions (material AUROC >= 0.95)", "auroc", AUROC_GOAL, True),
+                                       ("modality shares (total variation <= 0.05)", "modality_share_error",
+                                        SHARE_GOAL, False)):
+        table = queries_per_n(r, metric, goal, higher, players)
+        if table.empty:
+            continue
+        lines += [f"Queries to reach the goal for {name}, per task:", "", markdown_table(table), ""]
+        lines += _lemon_lines(table, ["task", "model"], lambda row: f"{row['task']} ({row['players']} players)",
+                              lambda row, q: f"{_fmt(q, 1)} queries = {q / row['players']:.2g}n")
+        lines.append("")
+    shown = [t for t in sorted(players, key=lambda t: -players[t]) if t in set(r["task"])]
+    if not shown:
+        return lines
+    name, n = shown[0], players[shown[0]]
+    points = recovery_per_n(r[r["task"] == name], n)
+    if _plot_per_n(points, out / "recovery_paper.png", f"{name} ({n} players): AUROC against queries"):
+        lines += [f"Material AUROC (solid) and AUROC@active (dashed) against queries per player on {name}, the "
+                  f"largest of these tasks, and the mean values plotted:", "",
+                  f"![AUROC against queries / n, {name}](recovery_paper.png)", "", markdown_table(points), ""]
+    return lines
+
+
+def recovery_per_n(results: pd.DataFrame, n: int) -> pd.DataFrame:
+    """One task's recovery against queries: mean queries, queries / n and AUROC per explainer and budget.
+
+    The points of the paper-scale plot of question 1. Rows at explicit budgets of certified
+    models (here the planted games); ``auroc@active`` and ``modality_share_error`` where present.
+
+    Parameters
+    ----------
+    results : DataFrame
+        The rows of one task.
+    n : int
+        Its number of players.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``explainer, budget, queries, queries / n, auroc`` and, where present,
+        ``auroc@active``, ``modality_share_error``; sorted by explainer and queries.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [dict(task="big", instance=i, model="planted", certified=True, explainer="lemon", budget=500,
+    ...              seed=0, metric=m, value=x) for i in (0, 1) for m, x in (("auroc", 0.75 + 0.25 * i),
+    ...                                                                    ("n_queries", 500))]
+    >>> recovery_per_n(pd.DataFrame(rows), 1000).values.tolist()
+    [['lemon', 500, 500.0, 0.5, 0.875]]
+    """
+    r = results[(results["budget"] >= 0) & results["certified"].astype(bool)]
+    wanted = ["auroc", "auroc@active", "modality_share_error", "n_queries"]
+    means = r[r["metric"].isin(wanted)].groupby(["explainer", "budget", "metric"])["value"].mean().unstack("metric")
+    if "auroc" not in means.columns or "n_queries" not in means.columns:
+        return pd.DataFrame(columns=["explainer", "budget", "queries", "queries / n", "auroc"])
+    means = means.reset_index().rename(columns={"n_queries": "queries"})
+    means["queries / n"] = means["queries"] / n
+    cols = ["explainer", "budget", "queries", "queries / n"] + [m for m in wanted[:3] if m in means.columns]
+    out = means.dropna(subset=["auroc", "queries"])[cols].sort_values(["explainer", "queries"], kind="stable")
+    out.columns.name = None
+    return out.reset_index(drop=True)
+
+
+def _plot_per_n(points: pd.DataFrame, path: Path, title: str) -> bool:
+    """Material AUROC (solid) and AUROC@active (dashed) against queries / n, per explainer (:func:`recovery_per_n`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if points.empty:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for k, (explainer, g) in enumerate(points.groupby("explainer")):
+        ax.plot(g["queries / n"], g["auroc"], marker="o", color=f"C{k}", label=explainer)
+        if "auroc@active" in g.columns:
+            ax.plot(g["queries / n"], g["auroc@active"], marker=".", linestyle="--", color=f"C{k}", alpha=0.7)
+    ax.axhline(AUROC_GOAL, color="grey", linestyle=":", linewidth=1)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("queries per instance / n")
+    ax.set_ylabel("AUROC (solid: material, dashed: @active)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any = None,
+                 players: Mapping[str, int] | None = None) -> Path:
     """Write ``report.md`` and its PNG plots into ``out``; return the report's path.
 
     Parameters
@@ -204,6 +450,11 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
         The report folder (created; files in it are replaced).
     task : Task, optional
         A planted task to draw the example figures from (:func:`example_figures`).
+    players : dict of str to int, optional
+        The number of players of each task (default: looked up in the named suites,
+        :func:`task_players`): question 1 reads the tasks of more than
+        :data:`~mxbench.validation.runner.MAX_MODEL_PLAYERS` players one at a time, in
+        multiples of ``n``.
 
     Raises
     ------
@@ -241,7 +492,7 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
               + ". Rows on uncertified models are reported separately and never mixed into the tables above them.",
               ""]
 
-    lines += ["## Leaderboard (default budgets; planted games and certified models)", ""]
+    lines += ["## Leaderboard (default budgets; planted games and certified models)", "", DEFINITIONS, ""]
     board = leaderboard(results, certified=True)
     lines += [markdown_table(board) if not board.empty else "No rows at default budgets.", ""]
     if uncertified:
@@ -250,36 +501,10 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
 
     # 1. query reduction
     lines += ["## 1. LEMON's query reduction at equal recovery", ""]
-    share = queries_to_goal(results, "modality_share_error", SHARE_GOAL, higher=False)
-    auroc = queries_to_goal(results, "auroc", AUROC_GOAL, higher=True)
-    if share.empty and auroc.empty:
-        lines += ["No rows at explicit budgets: run with several budgets to answer this question.", ""]
-    for name, table, goal in (("modality shares (total variation <= 0.05)", share, SHARE_GOAL),
-                              ("feature attributions (AUROC >= 0.95)", auroc, AUROC_GOAL)):
-        if table.empty:
-            continue
-        lines += [f"Queries to reach the goal for {name}:", "", markdown_table(table), ""]
-        for model, g in table.groupby("model"):
-            lemon = g.loc[g["explainer"] == "lemon", "queries"]
-            if lemon.empty or not np.isfinite(lemon.iloc[0]):
-                lines.append(f"- {model}: LEMON did not reach the goal within its largest budget.")
-                continue
-            for other in ("mmshap", "permutation", "kernelshap"):
-                o = g.loc[g["explainer"] == other, "queries"]
-                if o.empty:
-                    continue
-                if np.isfinite(o.iloc[0]):
-                    lines.append(f"- {model}: {other} needs {o.iloc[0] / lemon.iloc[0]:.1f}× the queries of LEMON "
-                                 f"({_fmt(o.iloc[0], 1)} against {_fmt(lemon.iloc[0], 1)}).")
-                else:
-                    lines.append(f"- {model}: {other} did not reach the goal within its largest budget; LEMON "
-                                 f"needed {_fmt(lemon.iloc[0], 1)} queries.")
-        lines.append("")
-    if _plot_recovery(results, "modality_share_error", out / "recovery_modality.png", SHARE_GOAL,
-                      "modality-share error against queries"):
-        lines += ["![modality-share error against queries](recovery_modality.png)", ""]
-    if _plot_recovery(results, "auroc", out / "recovery_auroc.png", AUROC_GOAL, "AUROC against queries"):
-        lines += ["![AUROC against queries](recovery_auroc.png)", ""]
+    sizes = task_players(results, players)
+    large = results["task"].map(lambda t: beyond_models(sizes.get(t, 0))).to_numpy(dtype=bool)
+    answer = _question_queries(results[~large], out) + _question_queries_per_n(results[large], sizes, out)
+    lines += answer or ["No rows at explicit budgets: run with several budgets to answer this question.", ""]
 
     # 2. pair masking
     lines += ["## 2. Pair masking: ranked pairs against random pairs", ""]
@@ -370,8 +595,10 @@ def example_figures(task: Any, out: str | Path, instance: int | None = None, bud
     """Figures of one planted instance: exact against estimated pair interactions, and deletion curves.
 
     Draws ``interactions.png`` (the exact SII matrix next to SIIProbe's estimate at ``budget``
-    queries) and ``deletion_curves.png`` (deletion curves of several explainers and of the
-    exact Shapley ranking). Returns the markdown lines that show them.
+    queries, over the planted players only on a task beyond the models' scale; left out, with a
+    sentence saying so, when SIIProbe cannot run within ``budget``) and ``deletion_curves.png`` (deletion
+    curves of several explainers and of the exact Shapley ranking). Returns the markdown lines
+    that show them.
 
     Examples
     --------
@@ -387,7 +614,7 @@ def example_figures(task: Any, out: str | Path, instance: int | None = None, bud
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mxbench.explainers import KernelSHAP, LEMON, LIME, SIIProbe
+    from mxbench.explainers import KernelSHAP, LEMON, LIME
     from mxbench.validation.faithfulness import curves
     from mxbench.validation.truth import Truth
 
@@ -397,24 +624,7 @@ def example_figures(task: Any, out: str | Path, instance: int | None = None, bud
         test = task.split_indices("test")
         instance = int(test[0]) if len(test) else 0
     truth = Truth.from_task(task, instance)
-    names = task.player_names
-    probe = SIIProbe(budget=budget, random_state=random_state).explain(task.game(instance))
-    est = probe.interaction_matrix(fill=0.0)
-    exact = truth.sii.copy()
-    lim = float(max(np.abs(exact).max(), np.abs(est).max(), 1e-12))
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.8))
-    for ax, m, title in ((axes[0], exact, "exact SII"), (axes[1], est, f"SIIProbe, {probe.n_queries} queries")):
-        im = ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_xticks(range(len(names)))
-        ax.set_yticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=90, fontsize=7)
-        ax.set_yticklabels(names, fontsize=7)
-        ax.set_title(title)
-    fig.colorbar(im, ax=axes, shrink=0.8, label="pair interaction")
-    fig.suptitle(f"{task.spec.name}, instance {instance}: pair interactions")
-    fig.savefig(out / "interactions.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
+    lines = _interaction_figure(task, instance, truth, out, budget, random_state)
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     exact_drawn = False
     for explainer in (LEMON(random_state=random_state), KernelSHAP(random_state=random_state),
@@ -433,5 +643,42 @@ def example_figures(task: Any, out: str | Path, instance: int | None = None, bud
     fig.tight_layout()
     fig.savefig(out / "deletion_curves.png", dpi=110)
     plt.close(fig)
-    return ["![exact against estimated pair interactions](interactions.png)", "",
-            "![deletion curves](deletion_curves.png)", ""]
+    return lines + ["![deletion curves](deletion_curves.png)", ""]
+
+
+def _interaction_figure(task: Any, instance: int, truth: Any, out: Path, budget: int, random_state: int) -> list[str]:
+    """Draw ``interactions.png`` (exact SII against SIIProbe's estimate); the markdown lines for it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mxbench.explainers import SIIProbe
+    from mxbench.explainers.base import min_budget_of
+
+    need = min_budget_of(SIIProbe(), task.n_players, np.asarray(task.modality_of))
+    if need > budget:
+        return [f"No pair-interaction figure: SIIProbe needs at least {need} queries on {task.spec.name}'s "
+                f"{task.n_players} players, more than the figure's {budget}.", ""]
+    # beyond the models' scale the matrix is read over the planted players only (hundreds of rows otherwise)
+    shown = (np.flatnonzero(truth.roles != "distractor") if beyond_models(task.n_players)
+             else np.arange(task.n_players))
+    names = [task.player_names[k] for k in shown]
+    probe = SIIProbe(budget=budget, random_state=random_state).explain(task.game(instance))
+    est = probe.interaction_matrix(fill=0.0)[np.ix_(shown, shown)]
+    exact = truth.sii[np.ix_(shown, shown)]
+    lim = float(max(np.abs(exact).max(), np.abs(est).max(), 1e-12))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.8))
+    for ax, m, title in ((axes[0], exact, "exact SII"), (axes[1], est, f"SIIProbe, {probe.n_queries} queries")):
+        im = ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_xticks(range(len(names)))
+        ax.set_yticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=90, fontsize=7)
+        ax.set_yticklabels(names, fontsize=7)
+        ax.set_title(title)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="pair interaction")
+    which = "" if len(shown) == task.n_players else f" among the {len(shown)} planted players"
+    fig.suptitle(f"{task.spec.name}, instance {instance}: pair interactions{which}")
+    fig.savefig(out / "interactions.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return ["![exact against estimated pair interactions](interactions.png)", ""]

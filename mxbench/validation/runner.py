@@ -43,6 +43,18 @@ RERUN_METRICS = ("granger_influence", "unified_stability", "linearity")
 #: Explainers and budgets of the main job's recovery-against-queries pass (planted games).
 CURVE_EXPLAINERS = ("lemon", "mmshap", "permutation", "kernelshap")
 CURVE_BUDGETS = (8, 16, 32, 64, 128, 256, 512, 1024)
+#: The most players of a task the trained architectures are built for: the largest tasks they
+#: are trained and certified on (the ``standard`` suite, 16-64 players). The main job runs a task
+#: with more players (:func:`beyond_models`, e.g. the ``paper`` suite's 244-1000) on its planted
+#: game only, without :data:`RERUN_METRICS`, and with the curve budgets :data:`CURVE_MULTIPLES`.
+MAX_MODEL_PLAYERS = 64
+#: Budgets of the recovery-against-queries pass on a task beyond the models, in multiples of its
+#: number of players ``n``: ``n/4, n/2, n, 2n, 4n`` (:func:`curve_budgets`).
+CURVE_MULTIPLES = (0.25, 0.5, 1, 2, 4)
+#: The most queries one explanation may need: a method whose minimum is larger at every budget
+#: of the grid is skipped on that task with its reason (:func:`skip_reason`), e.g. Exact's
+#: ``2^n`` coalitions beyond 20 players.
+MAX_QUERIES = 2**20
 #: Results file schema marker (stored in the Parquet metadata).
 RESULTS_SCHEMA = "mxbench-results/1"
 
@@ -319,6 +331,128 @@ def _is_whitebox(name: str) -> bool:
     return issubclass(EXPLAINERS[name], WhiteBoxExplainer)
 
 
+def beyond_models(n_players: int) -> bool:
+    """Whether a task of ``n_players`` is larger than the trained architectures are built for.
+
+    True above :data:`MAX_MODEL_PLAYERS`. The main job (:func:`run`) explains such a task on its
+    planted game only, without the metrics that re-run the explainer (:data:`RERUN_METRICS`:
+    tens of seconds per explanation at a thousand players), and with curve budgets relative to
+    ``n`` (:func:`curve_budgets`).
+
+    Examples
+    --------
+    >>> beyond_models(64), beyond_models(244)
+    (False, True)
+    """
+    return int(n_players) > MAX_MODEL_PLAYERS
+
+
+def curve_budgets(n_players: int) -> tuple[int, ...]:
+    """The budgets of the recovery-against-queries pass on a task of ``n_players``.
+
+    :data:`CURVE_BUDGETS` (8 to 1024) for a task the models are built for; for a larger one
+    (:func:`beyond_models`) the multiples :data:`CURVE_MULTIPLES` of ``n``, rounded.
+
+    Examples
+    --------
+    >>> curve_budgets(14)[-1], curve_budgets(1000)
+    (1024, (250, 500, 1000, 2000, 4000))
+    """
+    if not beyond_models(n_players):
+        return CURVE_BUDGETS
+    return tuple(max(1, int(round(m * n_players))) for m in CURVE_MULTIPLES)
+
+
+def _count(k: int) -> str:
+    """A query count, as a power of two when it has more than 12 digits (``2^n`` enumerations)."""
+    return str(k) if k < 10**12 else f"about 2^{k.bit_length() - 1}"
+
+
+def skip_reason(name: str, params: Mapping[str, Any], task: Task, budgets: Sequence[int | None]) -> str | None:
+    """Why the explainer ``name`` cannot explain the games of ``task`` at any of ``budgets``; None if it can.
+
+    At a budget of the grid a black-box explainer runs with that budget (None: the one in
+    ``params``, else its default budget, else uncapped). It can run there when its minimum on
+    the task (``min_budget``) fits that budget, or, uncapped, is at most :data:`MAX_QUERIES`.
+    A method that fits no budget of the grid is left out of the task's units (a budget below
+    the minimum only skips that budget). White-box explainers are not judged here: they need a
+    model, and say themselves which architectures they apply to.
+
+    Parameters
+    ----------
+    name : str
+        An explainer name (:data:`mxbench.explainers.EXPLAINERS`).
+    params : dict
+        Its parameters.
+    task : Task
+        The task.
+    budgets : list of int or None
+        The budget grid.
+
+    Returns
+    -------
+    str or None
+
+    Raises
+    ------
+    RunnerError
+        An unknown explainer name.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> task = mxbench.generate({"name": "wide", "instances": 2, "modalities": [
+    ...     {"name": "a", "kind": "tabular", "features": 30}], "terms": [{"kind": "unique", "players": ["a:0"]}]})
+    >>> skip_reason("kernelshap", {}, task, [None]) is None
+    True
+    >>> skip_reason("exact", {}, task, [None])
+    'needs at least 1073741824 queries on 30 players, more than the 1048576 allowed uncapped'
+    >>> skip_reason("kernelshap", {}, task, [16, 32])
+    'needs at least 60 queries on 30 players, more than its largest budget here, 32'
+    """
+    from mxbench.explainers import EXPLAINERS
+    from mxbench.explainers.base import min_budget_of
+
+    name, params = explainer_specs([(name, params)])[0]
+    if _is_whitebox(name):
+        return None
+    cls = EXPLAINERS[name]
+    explainer = cls(**params)
+    n = task.n_players
+    need = min_budget_of(explainer, n, np.asarray(task.modality_of))
+    own = getattr(explainer, "budget", None)
+    own = own if own is not None else explainer.default_budget(n)
+    budgeted = "budget" in cls.__init__.__code__.co_varnames
+    caps = [b if b is not None else own for b in (budgets if budgeted else (None,))]
+    if any(need <= (MAX_QUERIES if cap is None else cap) for cap in caps):
+        return None
+    if any(cap is None for cap in caps):
+        return f"needs at least {_count(need)} queries on {n} players, more than the {MAX_QUERIES} allowed uncapped"
+    return f"needs at least {_count(need)} queries on {n} players, more than its largest budget here, {max(caps)}"
+
+
+def _skips(tasks: Sequence[Task], specs: list[tuple[str, dict]],
+           budgets: Sequence[int | None]) -> dict[tuple[str, int], str]:
+    """``(task name, spec index) -> reason`` for every explainer that cannot run on a task (:func:`skip_reason`)."""
+    out = {}
+    for task in tasks:
+        for j, (name, params) in enumerate(specs):
+            reason = skip_reason(name, params, task, budgets)
+            if reason is not None:
+                out[(task.spec.name, j)] = reason
+    return out
+
+
+def _skip_lines(skips: Mapping[tuple[str, int], str], specs: list[tuple[str, dict]]) -> list[str]:
+    """One line per skipped explainer naming each task it skips and why."""
+    lines = []
+    for j, (name, _) in enumerate(specs):
+        mine = [f"{task} ({reason})" for (task, k), reason in skips.items() if k == j]
+        if mine:
+            lines.append(f"{name} skipped on " + "; ".join(mine))
+    return lines
+
+
 def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple[str, dict]],
               budgets: Sequence[int | None], seeds: Sequence[int], rows: Sequence[int],
               metrics: Sequence[str] | None) -> pd.DataFrame:
@@ -405,7 +539,8 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
         as soon as it is trained.
     explainers : list of str or (str, dict)
         Explainer names (:data:`mxbench.explainers.EXPLAINERS`), optionally with parameters.
-        White-box explainers run only on models they support.
+        White-box explainers run only on models they support. A black-box explainer that fits
+        no budget of the grid on a task (:func:`skip_reason`) is left out there, with a warning.
     budgets : list of int or None
         Budgets for the black-box explainers that take one (None: the explainer's default;
         a budget below a method's minimum skips that method at that budget).
@@ -441,7 +576,7 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     >>> frame = validate(task, models=["planted"], explainers=["kernelshap"], budgets=[64],
     ...                  metrics=["auroc"], instances=2, n_jobs=1, progress=False)
     >>> frame[["model", "explainer", "budget", "metric"]].drop_duplicates().values.tolist()
-    [['planted', 'kernelshap', 64, 'auroc']]
+    [['planted', 'kernelshap', 64, 'auroc'], ['planted', 'kernelshap', 64, 'auroc@active']]
     """
     from tqdm.auto import tqdm
 
@@ -451,7 +586,10 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     archs = [m for m in models if m != PLANTED]
     cache = Path(cache_dir) if cache_dir is not None else Path(".mxbench-cache") / "models"
     options = dict(train_options or {})
-    units = _unit_jobs("validate", tasks, models, specs, budgets, seeds, instances, metrics, cache, options)
+    skips = _skips(tasks, specs, budgets)
+    for line in _skip_lines(skips, specs):
+        warnings.warn(line, stacklevel=2)
+    units = _unit_jobs("validate", tasks, models, specs, budgets, seeds, instances, metrics, cache, options, skips)
     jobs = (_train_jobs(tasks, archs, cache, 0, options) if archs else []) + units
     bar = tqdm(total=len(jobs), desc="validate", unit="job", disable=not progress)
     done = _run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
@@ -495,13 +633,16 @@ def _check_grid(models: Sequence[str], budgets: Sequence[int | None], seeds: Seq
 
 def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: list[tuple[str, dict]],
                budgets: Sequence[int | None], seeds: Sequence[int], instances: int, metrics: Sequence[str] | None,
-               cache_dir: Path, options: Mapping[str, Any]) -> list[tuple]:
+               cache_dir: Path, options: Mapping[str, Any],
+               skip: Iterable[tuple[str, int]] = ()) -> list[tuple]:
     """The :func:`_run_jobs` jobs of one validation grid: one per (task, model, explainer).
 
     Small units keep every core busy to the end; the slowest models' units come first. A
     unit on a trained model depends on its ``("train", task, arch)`` job; keys are
-    ``("unit", tag, task, model, explainer index)``.
+    ``("unit", tag, task, model, explainer index)``. The ``(task name, explainer index)``
+    pairs in ``skip`` (:func:`_skips`) and white-box explainers on the planted game get no unit.
     """
+    skip = set(skip)
     jobs = []
     for task in tasks:
         test = task.split_indices("test")
@@ -511,7 +652,8 @@ def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: li
             deps = () if m == PLANTED else (("train", task.spec.name, m),)
             jobs += [(("unit", tag, task.spec.name, m, j), _run_unit,
                       (task, m, folder, [spec], list(budgets), list(seeds), rows, metrics), deps)
-                     for j, spec in enumerate(specs)]
+                     for j, spec in enumerate(specs) if (task.spec.name, j) not in skip
+                     and not (m == PLANTED and _is_whitebox(spec[0]))]
     return sorted(jobs, key=lambda job: _slowness(job[0][3]))
 
 
@@ -656,7 +798,7 @@ def specialisation_rows(tasks: Sequence[Task], cache_dir: str | Path, train_opti
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
-def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequence[str] = DEFAULT_MODELS,
+def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequence[str] | None = None,
         explainers: Sequence[Any] = DEFAULT_EXPLAINERS, budgets: Sequence[int | None] = (None,),
         instances: int = 4, train_options: Mapping[str, Any] | None = None, n_jobs: int | None = None,
         progress: bool = True) -> Path:
@@ -665,7 +807,18 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
     Writes ``out/data`` (the suite's Parquet datasets; reused when already there and intact),
     ``out/models`` (trained models; reused), ``out/results.parquet`` and ``out/report/``. The
     metrics that re-run the explainer (:data:`RERUN_METRICS`) are computed on the planted games
-    only; every other metric on every model.
+    only; every other metric on every model. A second pass explains the planted games at the
+    budgets of :func:`curve_budgets` with :data:`CURVE_EXPLAINERS` (recovery against queries,
+    question 1 of the report).
+
+    A suite with a task of more than :data:`MAX_MODEL_PLAYERS` players (:func:`beyond_models`;
+    the ``paper`` suite) runs on the planted games only by default (one printed line says so):
+    the architectures are not built for that many players. On such tasks the metrics that
+    re-run the explainer are left out (they re-run it once per modality or perturbation: 20-50 s
+    per explanation at a thousand players) and the curve budgets are ``n/4`` to ``4n``. An
+    explainer that cannot run on a task at any budget (:func:`skip_reason`; e.g. the all-pairs
+    interaction probes on hundreds of players) is left out there, with one printed line per
+    explainer saying why.
 
     Parameters
     ----------
@@ -673,7 +826,10 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
         A suite name.
     out : str or Path
         The output folder.
-    models, explainers, budgets, instances, train_options, n_jobs, progress
+    models : list of str, optional
+        As in :func:`validate`; default :data:`DEFAULT_MODELS`, or ``["planted"]`` when a task
+        of the suite is beyond the models.
+    explainers, budgets, instances, train_options, n_jobs, progress
         As in :func:`validate`.
 
     Returns
@@ -688,11 +844,18 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
     ...     run("smoke", d)
     """
     from mxbench.data import load_suite, write
-    from mxbench.generators.suites import SUITES
+    from mxbench.generators.suites import SUITES, suite_specs
     from mxbench.validation.report import write_report
 
     if suite not in SUITES:
         raise RunnerError(f"suite: unknown suite {suite!r} (choose from {', '.join(SUITES)})")
+    largest = max(spec.n_players for spec in suite_specs(suite))
+    if models is None:
+        models = [PLANTED] if beyond_models(largest) else list(DEFAULT_MODELS)
+        if beyond_models(largest):
+            print(f"mxbench: suite {suite!r} has tasks of up to {largest} players, more than the "
+                  f"{MAX_MODEL_PLAYERS} the trained architectures are built for: models skipped, explaining the "
+                  f"planted games only")
     specs = explainer_specs(explainers)
     _check_grid(models, budgets, (0,), instances, None)
     out = Path(out)
@@ -709,22 +872,39 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
     cheap = [m for m in METRICS if m not in RERUN_METRICS]
     trained = [m for m in models if m != PLANTED]
     cache, options = out / "models", dict(train_options or {})
+    curve_specs = explainer_specs(CURVE_EXPLAINERS)
+    curve_metrics = ["auroc", "modality_share_error", "n_queries"]
+    skips = _skips(tasks, specs, budgets)
+    curve_skips = {key: reason for task in tasks
+                   for key, reason in _skips([task], curve_specs, curve_budgets(task.n_players)).items()}
+    for line in _skip_lines(skips, specs) + _skip_lines(curve_skips, curve_specs):
+        print(f"mxbench: {line}")
+    small = [t for t in tasks if not beyond_models(t.n_players)]
+    large = sorted((t for t in tasks if beyond_models(t.n_players)), key=lambda t: -t.n_players)
     # one pool for everything, in priority order: training (longest first), the units on the
     # trained models, the specialisation check, the planted units, the recovery-against-queries
-    # curve; units start as soon as their model is trained
-    units = _unit_jobs("models", tasks, trained, specs, budgets, (0,), instances, cheap, cache, options)
+    # curve; units start as soon as their model is trained. Tasks beyond the models come before
+    # the planted units of the others, largest first and their curve first: their curve units
+    # are the longest jobs of such a run.
+    units = _unit_jobs("models", tasks, trained, specs, budgets, (0,), instances, cheap, cache, options, skips)
     if "fl_i2moe" in trained:
         units += [(("specialisation", task.spec.name), _specialisation_job, (task, cache, options),
                    (("train", task.spec.name, "fl_i2moe"),)) for task in tasks]
+    for task in large:
+        units += _unit_jobs("curve", [task], [PLANTED], curve_specs, curve_budgets(task.n_players), (0,), instances,
+                            curve_metrics, cache, options, curve_skips)
+        if PLANTED in models:
+            units += _unit_jobs("planted", [task], [PLANTED], specs, budgets, (0,), instances, cheap, cache, options,
+                                skips)
     if PLANTED in models:
-        units += _unit_jobs("planted", tasks, [PLANTED], specs, budgets, (0,), instances, None, cache, options)
-    # recovery against queries on the planted games, for question 1 of the report
-    units += _unit_jobs("curve", tasks, [PLANTED], explainer_specs(CURVE_EXPLAINERS), CURVE_BUDGETS, (0,),
-                        instances, ["auroc", "modality_share_error", "n_queries"], cache, options)
+        units += _unit_jobs("planted", small, [PLANTED], specs, budgets, (0,), instances, None, cache, options, skips)
+    units += _unit_jobs("curve", small, [PLANTED], curve_specs, CURVE_BUDGETS, (0,), instances, curve_metrics, cache,
+                        options, curve_skips)
     jobs = _train_jobs(tasks, trained, cache, 0, options) + units
     bar = tqdm(total=len(jobs), desc="run", unit="job", disable=not progress)
     done = _run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
     bar.close()
     results = _tidy([done[job[0]] for job in units])
     write_results(results, out / "results.parquet")
-    return write_report(results, out / "report", task=tasks[0])
+    return write_report(results, out / "report", task=min(tasks, key=lambda t: t.n_players),
+                        players={t.spec.name: t.n_players for t in tasks})

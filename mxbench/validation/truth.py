@@ -28,6 +28,10 @@ COLUMNS = ("task", "instance", "model", "explainer", "metric", "value")
 ROLES = ("unique", "synergy", "redundancy", "distractor")
 #: The most players :meth:`Truth.from_game` enumerates.
 MAX_GAME_PLAYERS = 20
+#: A planted player (pair) is *material* on an instance when its exact ``|Shapley|`` (``|SII|``)
+#: is at least this share of the instance's largest (:meth:`Truth.material`,
+#: :meth:`Truth.material_pairs`).
+MATERIAL_SHARE = 0.05
 #: A six-player, two-modality spec (one unique, one cross-modal synergy and one cross-modal
 #: redundancy term, one distractor) that the examples generate in milliseconds.
 EXAMPLE_SPEC = {"name": "example", "instances": 8, "seed": 0, "modalities": [
@@ -336,8 +340,10 @@ class Truth:
         return ~self._cache["dummy"]
 
     def relevant(self) -> np.ndarray:
-        """The positives of the recovery metrics: planted (non-distractor) players active here.
+        """Planted (non-distractor) players active here: the positives of the ``@active`` recovery rows.
 
+        The ``@active`` rows of ``auroc``, ``auroc_pooled`` and ``precision_at_k`` and the
+        metric ``sign_agreement`` count these; the main rows count the :meth:`material` ones.
         For a truth built from a bare game (roles ``unknown``) every active player is relevant.
 
         Returns
@@ -352,6 +358,44 @@ class Truth:
         (True, False)
         """
         return (self.roles != "distractor") & self.active()
+
+    def material(self) -> np.ndarray:
+        """The positives of the main recovery rows: planted players that carry a material share here.
+
+        A player is material when it is relevant (:meth:`relevant`: planted, not a dummy) and its
+        exact ``|Shapley|`` is at least :data:`MATERIAL_SHARE` (5%) of the instance's largest exact
+        ``|Shapley|`` (and above :attr:`tol`). A planted player with a tiny but nonzero value (a
+        ``tanh`` term near 0, a product with one small factor) is active but not material: no
+        estimator can tell it from a distractor at a finite budget, so the main rows of
+        ``auroc``, ``auroc_pooled`` and ``precision_at_k`` leave it out (in neither class); their
+        ``@active`` rows count it as a positive (:meth:`relevant`). For a truth built from a bare
+        game (roles ``unknown``) every player above the share is material.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 6)   # a:1 x b:0 is small here
+        >>> t.shapley.round(3).tolist()
+        [1.795, 0.043, 0.956, 0.0, 0.043, 0.906]
+        >>> t.material().tolist(), t.relevant().tolist()
+        ([True, False, True, False, False, True], [True, True, True, False, True, True])
+
+        A bare game (roles unknown; its dummies are the distractors):
+
+        >>> from mxbench.games import FunctionGame
+        >>> t = Truth.from_game(FunctionGame(lambda c: 2.0 * c[:, 0] + 0.01 * c[:, 1], n_players=3))
+        >>> t.material().tolist(), t.relevant().tolist(), t.distractors().tolist()
+        ([True, False, False], [True, True, False], [False, False, True])
+        """
+        if "material" not in self._cache:
+            phi = np.abs(self.shapley)
+            big = phi.max() if phi.size else 0.0
+            self._cache["material"] = self.relevant() & (phi >= MATERIAL_SHARE * big) & (phi > self.tol)
+        return self._cache["material"]
 
     def distractors(self) -> np.ndarray:
         """The negatives of the recovery metrics: distractor players (bare game: dummies).
@@ -401,6 +445,38 @@ class Truth:
             self._cache[key] = (p["i"].to_numpy()[keep].astype(np.int64), p["j"].to_numpy()[keep].astype(np.int64),
                                 p["kind"].to_numpy()[keep].astype(str), p["sii"].to_numpy()[keep].astype(np.float64))
         return self._cache[key]
+
+    def material_pairs(self, kinds: Sequence[str] = ("synergy", "redundancy")) -> np.ndarray:
+        """Which planted pairs of the given kinds are material here: a mask over :meth:`pair_arrays`.
+
+        A pair is material when its exact ``|SII|`` is at least :data:`MATERIAL_SHARE` (5%) of the
+        largest exact ``|SII|`` among the planted pairs of these kinds on this instance (and
+        above :attr:`tol`): the targets of the main ``pair_precision`` row. Every material pair
+        is active (``|SII| > tol``, the targets of ``pair_precision@active``). A bare-game truth
+        has no planted pairs: the mask is empty.
+
+        Parameters
+        ----------
+        kinds : sequence of str
+            Pair kinds (``synergy``, ``redundancy``).
+
+        Returns
+        -------
+        ndarray of bool, shape (P,)
+            Aligned with ``pair_arrays(kinds)``.
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 6)
+        >>> t.pair_arrays()[3].round(3).tolist()          # SII of the synergy and the redundancy pair
+        [0.086, -1.812]
+        >>> t.material_pairs().tolist(), t.material_pairs(["synergy"]).tolist()
+        ([False, True], [True])
+        """
+        sii = np.abs(self.pair_arrays(kinds)[3])
+        big = sii.max() if sii.size else 0.0
+        return (sii >= MATERIAL_SHARE * big) & (sii > self.tol)
 
     def units(self) -> list[np.ndarray]:
         """The units of the pooled recovery metrics: each redundancy term's copies pooled, others alone.
