@@ -234,7 +234,7 @@ def test_lemon_zeroes_the_modality_without_signal(one_modality_task):
     task = one_modality_task
     phi = task.oracle().shapley()
     for i in range(task.n_instances):
-        e = LEMON(budget=48, random_state=i).explain(task.game(i))
+        e = LEMON(budget=48, random_state=i, refit=True).explain(task.game(i))
         assert e.extras["group_zero"] == [False, True]
         assert np.all(e.attributions[task.modality_of == 1] == 0)
         # the game is additive, so the refitted surrogate is exact on the selected players
@@ -360,7 +360,7 @@ def test_lemon_ends_is_shapley_on_games_of_order_two():
     exact = Exact().explain(game, n_players=12)
     for seed in range(3):
         # sets of one player: every row is v({j}) - v(∅) or v(N) - v(N ∖ j), the fits are exact
-        e = LEMON(budget=300, random_state=seed, set_size=1).explain(game, n_players=12,
+        e = LEMON(budget=300, random_state=seed, set_size=1, refit=True).explain(game, n_players=12,
                                                                      modality_of=[0] * 6 + [1] * 6)
         assert e.extras["variant"] == "ends" and e.n_queries == 4 + 2 * 12  # 2^M modality coalitions + the whole design space
         np.testing.assert_allclose(e.attributions, exact.attributions, atol=1e-8)

@@ -51,8 +51,10 @@ VARIANTS = ("ends", "lime")
 ENDS_LAM_RATIO = 0.01
 #: The rules for ``λ`` besides a number: the design's default, a fraction of ``λ_max``, the noise-calibrated rule.
 LAM_RULES = ("auto", "ratio", "null")
-#: The l1 share of the penalty when ``alpha`` is None, per design.
-DEFAULT_ALPHA = {"ends": 0.9, "lime": 0.25}
+#: Each design's defaults for the parameters left None: the l1 share ``alpha``, ``refit`` and
+#: FISTA's ``tol`` (measured on the ``paper`` and ``standard`` suites; ``docs/design.md``).
+VARIANT_DEFAULTS = {"ends": {"alpha": 0.95, "refit": False, "tol": 1e-7},
+                    "lime": {"alpha": 0.25, "refit": True, "tol": 1e-10}}
 
 
 def default_set_size(n_players: int) -> int:
@@ -92,8 +94,8 @@ class LEMON(Explainer):
     Both designs share the surrogate and its outputs. **Surrogate**: the SGL form of Simon et
     al. (2013), ``min (1/2) Σ π̄_i (y_i - β0 - z_iᵀβ)² + λ[(1-α) Σ_m √d_m ‖β_{G_m}‖₂ + α‖β‖₁]``
     with ``π̄ = π/Σπ``, solved by FISTA (:func:`~mxbench.explainers.surrogate.sparse_group_lasso`),
-    then (``refit=True``, as in the relaxed lasso) the selected support refitted by least squares
-    where it has fewer players than rows. **Modality contributions**: the **exact** Shapley values
+    then, with ``refit`` (as in the relaxed lasso), the selected support refitted by least
+    squares where it has fewer players than rows. **Modality contributions**: the **exact** Shapley values
     of the modality game ``u(A) = v(players of the modalities in A present)``, read off the ``2^M``
     whole-modality coalitions, which every explanation evaluates first when ``2^M`` is at most
     half the budget (else they fall back to ``Σ_{j∈G_m} β_j``; ``extras["modality_exact"]``).
@@ -110,13 +112,13 @@ class LEMON(Explainer):
     suffice); ``γ_j = v({j}) - v(∅)`` sees redundant players, ``δ_j = v(N) - v(N ∖ j)`` sees
     synergistic ones, and ``(γ_j + δ_j) / 2`` is the Shapley value of any game without
     interactions of order three or more. ``lam="auto"`` is ``0.01 λ_max`` of each end fit
-    (``ENDS_LAM_RATIO``) and ``alpha`` defaults to 0.9: the modality groups of a
+    (``ENDS_LAM_RATIO``) and ``alpha`` defaults to 0.95: the modality groups of a
     few hundred players each are kept, but the l1 part selects.
     **``variant="lime"`` (the paper's wording: "extends LIME").** Random masks in which each
     modality keeps its players at its own keep rate, drawn uniformly per sample and modality
     (or, with probability ``whole_rate``, wholly on or off); the ``lime`` kernel
     ``π = sqrt(exp(-d²/w²))``, ``d = 1 - sqrt(|S|/n)``, ``w = kernel_width``; one fit with an
-    intercept; ``alpha`` 0.25; ``lam="auto"`` is the noise-calibrated rule ``"null"``: a pilot fit
+    intercept; ``alpha`` 0.25; refitted; ``lam="auto"`` is the noise-calibrated rule ``"null"``: a pilot fit
     at ``0.01 λ_max`` gives residuals ``r``; ``λ`` is the largest ``λ_max`` of ``n_flips``
     sign-flipped copies of ``r`` (:func:`~mxbench.explainers.surrogate.sgl_lambda_null`), capped
     at ``λ_max``: the penalty at which residual-sized noise selects nothing, so a modality
@@ -142,22 +144,24 @@ class LEMON(Explainer):
     kernel_width : float
         ``"lime"``: width of the LIME kernel on the cosine distance (> 0; ``lime``'s 0.25).
     alpha : float, optional
-        The l1 share of the penalty, in ``[0, 1]`` (1: lasso, 0: group lasso); default 0.9 for
-        ``"ends"``, 0.25 for ``"lime"`` (``DEFAULT_ALPHA``).
+        The l1 share of the penalty, in ``[0, 1]`` (1: lasso, 0: group lasso); None: the
+        design's default (``VARIANT_DEFAULTS``: 0.95 for ``"ends"``, 0.25 for ``"lime"``).
     lam : {"auto", "ratio", "null"} or float
         The penalty ``λ >= 0``, or a rule: ``"ratio"`` (``0.01 λ_max``), ``"null"`` (noise-calibrated),
         ``"auto"`` (the design's own: ``"ratio"`` for ``"ends"``, ``"null"`` for ``"lime"``).
     n_flips : int
         Sign flips of the ``"null"`` rule (>= 1).
-    refit : bool
-        Refit the selected support by least squares.
+    refit : bool, optional
+        Refit the selected support by least squares; None: the design's default (``"ends"``:
+        False, the shrunk coefficients rank better at budgets below ``n``; ``"lime"``: True).
     whole_rate : float
         ``"lime"``: per sample and modality, the probability that the modality is wholly on or
         off, in ``[0, 1]``.
     max_iter : int
         FISTA iterations at most (>= 1).
-    tol : float
-        FISTA's relative step tolerance (> 0).
+    tol : float, optional
+        FISTA's relative step tolerance (> 0); None: the design's default (``"ends"``: 1e-7,
+        ample for a ranking; ``"lime"``: 1e-10).
 
     Notes
     -----
@@ -186,8 +190,8 @@ class LEMON(Explainer):
 
     def __init__(self, budget: int | None = None, random_state: int | None = 0, variant: str = "ends",
                  set_size: int | None = None, kernel_width: float = 0.25, alpha: float | None = None,
-                 lam: float | str = "auto", n_flips: int = 100, refit: bool = True, whole_rate: float = 0.0,
-                 max_iter: int = 5000, tol: float = 1e-10) -> None:
+                 lam: float | str = "auto", n_flips: int = 100, refit: bool | None = None,
+                 whole_rate: float = 0.0, max_iter: int = 5000, tol: float | None = None) -> None:
         self.budget = budget
         self.random_state = random_state
         self.variant = variant
@@ -207,17 +211,20 @@ class LEMON(Explainer):
     def min_budget(self, n_players: int) -> int:
         return 8
 
+    def _default(self, name: str) -> Any:
+        return VARIANT_DEFAULTS[self.variant][name]
+
     def _check(self) -> dict[str, Any]:
         if not isinstance(self.variant, str) or self.variant not in VARIANTS:
             raise ExplainerError(f"variant: expected one of {VARIANTS}, got {self.variant!r}")
         p = {"variant": self.variant,
              "set_size": None if self.set_size is None else _check_int("set_size", self.set_size, 1),
              "kernel_width": check_positive("kernel_width", self.kernel_width),
-             "alpha": DEFAULT_ALPHA[self.variant] if self.alpha is None else _check_unit("alpha", self.alpha),
+             "alpha": self._default("alpha") if self.alpha is None else _check_unit("alpha", self.alpha),
              "whole_rate": _check_unit("whole_rate", self.whole_rate),
              "n_flips": _check_int("n_flips", self.n_flips, 1),
              "max_iter": _check_int("max_iter", self.max_iter, 1),
-             "tol": check_positive("tol", self.tol)}
+             "tol": self._default("tol") if self.tol is None else check_positive("tol", self.tol)}
         lam = self.lam
         if isinstance(lam, str) and lam in LAM_RULES:
             p["lam"] = None
@@ -226,9 +233,9 @@ class LEMON(Explainer):
             raise ExplainerError(f"lam: expected one of {LAM_RULES} or a finite number >= 0, got {lam!r}")
         else:
             p["lam"] = float(lam)
-        if not isinstance(self.refit, (bool, np.bool_)):
-            raise ExplainerError(f"refit: expected True or False, got {self.refit!r}")
-        p["refit"] = bool(self.refit)
+        if self.refit is not None and not isinstance(self.refit, (bool, np.bool_)):
+            raise ExplainerError(f"refit: expected True, False or None, got {self.refit!r}")
+        p["refit"] = self._default("refit") if self.refit is None else bool(self.refit)
         return p
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
