@@ -172,7 +172,12 @@ def ends_masks(n_players: int, n_samples: int, set_size: int, rng: np.random.Gen
     top = max(1, min(2 * set_size - 1, (n_players - 1) // 2))
     k = np.full(n_samples, min(set_size, top)) if spread is False else rng.integers(1, top + 1, size=n_samples)
     keys = rng.random((n_samples, n_players))
-    chosen = keys.argsort(axis=1, kind="stable").argsort(axis=1, kind="stable") < k[:, None]
+    # the `top` players of smallest key (argpartition: linear time), then the k smallest of them
+    part = np.argpartition(keys, top - 1, axis=1)[:, :top] if top < n_players else np.tile(np.arange(n_players), (n_samples, 1))
+    order = np.take_along_axis(part, np.take_along_axis(keys, part, axis=1).argsort(axis=1, kind="stable"), axis=1)
+    chosen = np.zeros((n_samples, n_players), dtype=bool)
+    take = np.arange(order.shape[1])[None, :] < k[:, None]
+    chosen[np.repeat(np.arange(n_samples), take.sum(axis=1)), order[take]] = True
     removed = np.arange(n_samples) % 2 == 1
     return np.where(removed[:, None], ~chosen, chosen), removed
 
@@ -459,7 +464,8 @@ def sparse_group_lasso(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.n
 
     The loss is a quadratic in ``β`` on the weighted-centred design, so each iteration costs
     one ``n × n`` product with the weighted Gram matrix. The step is ``1/L`` with ``L`` its
-    largest eigenvalue; the prox is :func:`sgl_prox`; momentum restarts when it points uphill
+    largest eigenvalue (without an intercept, where the Gram matrix of a 0/1 design is
+    non-negative, its largest row sum: an upper bound that is close by Perron-Frobenius); the prox is :func:`sgl_prox`; momentum restarts when it points uphill
     (O'Donoghue & Candès 2015). Iteration stops when ``‖β_k - β_{k-1}‖ <= tol · max(1, ‖β_k‖)``.
 
     Parameters
@@ -500,7 +506,12 @@ def sparse_group_lasso(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.n
     g, _, root = _groups(groups, n)
     G = Xc.T @ (wn[:, None] * Xc)
     b = Xc.T @ (wn * yc)
-    L = float(np.linalg.eigvalsh(G)[-1]) if n else 0.0
+    if not n:
+        L = 0.0
+    elif fit_intercept:
+        L = float(np.linalg.eigvalsh(G)[-1])
+    else:  # a 0/1 design without centring: G >= 0, whose largest row sum bounds the largest
+        L = float(np.abs(G).sum(axis=1).max())  # eigenvalue closely (Perron) at a fraction of the cost
     if L <= 0:
         return SGLResult(ybar, np.zeros(n), 0, True)
     t = 1.0 / L
