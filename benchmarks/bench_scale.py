@@ -10,18 +10,21 @@ Per paper task, side by side in one run:
   of the grid that does, on average over the instances);
 - planted-game evaluation throughput (coalitions per second through the rendered inputs).
 
-Pair precision against budget for the pair probes and shapiq's approximators is
-``benchmarks/bench_pairs_scale.py``.
+With ``--pairs``, the pair-probe table of ``benchmarks/bench_pairs_scale.py`` follows (pair
+precision and the redundancy-against-synergy ranking against budget; shapiq's approximators with
+``--shapiq``: slow, see that script).
 
 Usage::
 
-    python benchmarks/bench_scale.py [--tasks paper-img-txt,...] [--instances 8] [--seeds 0,1,2]
+    python benchmarks/bench_scale.py [--tasks paper-img-txt,...] [--instances 8] [--seeds 0,1,2] [--pairs]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +32,8 @@ import mxbench
 from mxbench.explainers import LEMON, LIME, MMSHAP, KernelSHAP, PermutationShapley
 from mxbench.explainers.base import min_budget_of
 from mxbench.generators.suites import suite_specs
-from mxbench.validation.recovery import auc_score
+from mxbench.validation import Truth
+from mxbench.validation.recovery import auroc
 
 FRACTIONS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 AUROC_GOAL, SHARE_GOAL = 0.95, 0.05
@@ -57,19 +61,9 @@ class _Timed:
         return out
 
 
-def material_auroc(attributions: np.ndarray, shapley: np.ndarray, roles: np.ndarray) -> float:
-    a = np.abs(shapley)
-    material = (roles != "distractor") & (a >= 0.05 * a.max())
-    return auc_score(np.abs(attributions)[material], np.abs(attributions)[roles == "distractor"])
-
-
 def run_task(spec, instances: int, seeds: list[int]) -> list[dict]:
     task = mxbench.generate(spec, instances=instances)
-    oracle = task.oracle()
-    phi, mphi = oracle.shapley(), oracle.modality_shapley()
-    roles = np.array(["distractor"] * spec.n_players, dtype=object)
-    for t in task.plan.terms:
-        roles[list(t.ids)] = t.kind
+    truths = [Truth.from_task(task, i) for i in range(instances)]
     n = spec.n_players
     rows = []
     for name, make in EXPLAINERS.items():
@@ -82,8 +76,8 @@ def run_task(spec, instances: int, seeds: list[int]) -> list[dict]:
                 for i in range(instances):
                     game = _Timed(task.game(i))
                     e = make(budget, seed).explain(game)
-                    aur.append(material_auroc(e.attributions, phi[i], roles))
-                    true = np.abs(mphi[i]) / np.abs(mphi[i]).sum()
+                    aur.append(auroc(e, truths[i])[0]["value"])  # the material row
+                    true = np.abs(truths[i].modality_shapley) / np.abs(truths[i].modality_shapley).sum()
                     err.append(float(np.abs(e.modality_shares() - true).max()))
                     sec.append(e.seconds - game.seconds)
             rows.append({"task": spec.name, "n": n, "explainer": name, "budget": budget, "x_n": frac,
@@ -115,6 +109,8 @@ def main(argv=None) -> None:
     parser.add_argument("--tasks", default=None, help="comma-separated paper task names (default: all)")
     parser.add_argument("--instances", type=int, default=8)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--pairs", action="store_true", help="also the pair-probe table (bench_pairs_scale.py)")
+    parser.add_argument("--shapiq", action="store_true", help="with --pairs: shapiq's approximators too (slow)")
     args = parser.parse_args(argv)
     specs = suite_specs("paper")
     if args.tasks:
@@ -143,6 +139,14 @@ def main(argv=None) -> None:
                 print(f"  lemon/kernelshap seconds at {r['budget']}: {r['seconds'] / k[0]['seconds']:.2f}")
     big = max(suite_specs("paper"), key=lambda s: s.n_players)
     print(f"\nplanted-game throughput, {big.name} ({big.n_players} players): {throughput(big):,.0f} coalitions/s")
+    if args.pairs:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_pairs_scale import SHAPIQ, goals, pairs_scale_table, show
+
+        table = pairs_scale_table([s.name for s in specs], instances=args.instances, seeds=len(seeds),
+                                  shapiq=SHAPIQ if args.shapiq else ())
+        show(table)
+        print("\n".join(goals(table)))
 
 
 if __name__ == "__main__":

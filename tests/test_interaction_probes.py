@@ -355,7 +355,7 @@ def test_candidates_from_a_first_pass_and_from_an_explanation(planted):
 def test_bad_input_raises_before_any_query():
     n = 6
     for probe, match in [
-        (SIIProbe(budget=4 * 15 - 1), "budget"),
+        (SIIProbe(budget=4 * 15 - 1, pairs="all"), "budget"),
         (SIIProbe(budget=7, pairs=[(0, 1), (2, 3)]), "budget"),
         (SIIProbe(budget=100, pairs=[(0, 6)]), "player 6"),
         (SIIProbe(pairs=[(0, -1)]), "player -1"),
@@ -368,7 +368,7 @@ def test_bad_input_raises_before_any_query():
         (SIIProbe(pairs="candidates", candidates="x"), "candidates"),
         (RedundancyGap(form="max"), "form"),
         (RedundancyGap(budget=1 + 4 + 2 - 1, pairs=[(0, 1), (2, 3)], form="removal"), "budget"),
-        (RedundancyGap(budget=4 * 15 - 1), "budget"),
+        (RedundancyGap(budget=4 * 15 - 1, pairs="all"), "budget"),
     ]:
         rec = Recorder(lambda c: c.sum(axis=1) * 1.0)
         with pytest.raises(ExplainerError, match=match):
@@ -382,8 +382,9 @@ def test_bad_input_raises_before_any_query():
     other = Exact().explain(lambda c: c.sum(axis=1) * 1.0, n_players=4)
     with pytest.raises(ExplainerError, match="candidates"):
         SIIProbe(pairs="candidates", candidates=other).explain(lambda c: c.sum(axis=1) * 1.0, n_players=n)
-    assert SIIProbe(budget=64, top_k=3).get_params() == {"budget": 64, "pairs": "all", "candidates": None,
-                                                         "top_k": 3, "random_state": 0}
+    assert SIIProbe(budget=64, top_k=3).get_params() == {"budget": 64, "pairs": "auto", "candidates": None,
+                                                         "top_k": 3, "screen": "interaction", "max_players": None,
+                                                         "random_state": 0}
 
 
 def test_more_than_64_players():
@@ -395,3 +396,219 @@ def test_more_than_64_players():
     assert len(rec.batches) == 1 and len(np.unique(rec.batches[0], axis=0)) == len(rec.batches[0]) == e.n_queries
     assert e.n_queries <= 200 and e.extras["draws"] > 1
     np.testing.assert_allclose(e.attributions[[1, 2]], [1.0, 1.0], atol=1e-12)  # additive players: exact
+
+
+# --------------------------------------------------------------------------- the screen (pairs="auto")
+
+
+def screen_spec(instances: int = 4) -> dict:
+    """244 players (196 patches, 48 tokens), 13 planted terms over 28 players, mostly cross-modal."""
+    return {"name": "screen", "seed": 5, "instances": instances, "noise": 0.0,
+            "modalities": [{"name": "img", "kind": "image", "channels": 1, "size": 56, "patch": 4},
+                           {"name": "txt", "kind": "text", "length": 48, "vocab": 512}],
+            "terms": [{"kind": "redundancy", "players": ["img:90", "txt:10", "txt:30"], "weight": 1.0},
+                      {"kind": "synergy", "op": "product", "players": ["img:20", "img:21", "txt:3"], "weight": 1.0},
+                      {"kind": "synergy", "op": "xor", "players": ["img:150", "txt:40"], "weight": 0.8}],
+            "random_terms": {"unique": 3, "synergy": 4, "redundancy": 3, "placement": "cross"}}
+
+
+@pytest.fixture(scope="module")
+def screen_task():
+    return mxbench.generate(screen_spec())
+
+
+def planted_pairs(task, i):
+    """The planted pairs (in one term), their kinds, exact SII on instance i and which are material (>= 5% of max)."""
+    pairs, kinds = [], []
+    for t in task.plan.terms:
+        for a, b in itertools.combinations(sorted(t.ids), 2):
+            pairs.append((a, b))
+            kinds.append(t.kind)
+    sii = task.oracle().pair_values(pairs, "SII")[i]
+    return pairs, kinds, sii, np.abs(sii) >= 0.05 * np.abs(sii).max()
+
+
+def precision(interactions, material_pairs):
+    top = sorted(interactions, key=lambda p: -abs(interactions[p]))[:len(material_pairs)]
+    return len(set(top) & set(material_pairs)) / len(material_pairs)
+
+
+def test_screen_recovers_the_planted_pairs_of_hundreds_of_players(screen_task):
+    """Default parameters at 4n queries: material planted pairs on top, redundancy told from synergy."""
+    task = screen_task
+    n = task.n_players
+    assert n == 244 and 4 * n < 4 * (n * (n - 1) // 2)
+    precisions, aurocs = [], []
+    for i in range(4):
+        pairs, kinds, sii, material = planted_pairs(task, i)
+        rows = task.oracle().interaction_matrix("SII", [i])[0].sum(axis=1)
+        for seed in range(2):
+            e = SIIProbe(budget=4 * n, random_state=seed).explain(task.game(i))
+            rg = RedundancyGap(budget=4 * n, random_state=seed).explain(task.game(i))
+            assert e.extras["pair_mode"] == rg.extras["pair_mode"] == "screen"
+            assert e.n_queries <= 4 * n and rg.n_queries <= 4 * n
+            screen = e.extras["screen"]
+            # the endpoint pass gives every player's exact SII row sum; the non-zero ones are screened
+            np.testing.assert_allclose(screen["row_sums"], rows, atol=1e-9)
+            assert screen["players"] == np.flatnonzero(np.abs(rows) > 1e-9).tolist()
+            # the regression's BII is the exact SII here (no interaction of order > 3)
+            exact = dict(zip(pairs, sii))
+            for p, b in screen["bii"].items():
+                assert b == pytest.approx(exact.get(p, 0.0), abs=1e-9), p
+            precisions.append(precision(e.interactions, [p for p, m in zip(pairs, material) if m]))
+            gap = rg.interactions
+            pos = [gap.get(p, 0.0) for p, k, m in zip(pairs, kinds, material) if m and k == "redundancy"]
+            neg = [gap.get(p, 0.0) for p, k, m in zip(pairs, kinds, material) if m and k == "synergy"]
+            if pos and neg:
+                aurocs.append(auroc(pos, neg))
+    # measured: precision 1.0 and AUROC 1.0 on every instance and seed (at 3n: means 0.97 and 0.99)
+    assert np.mean(precisions) >= 0.9 and min(precisions) >= 0.75, precisions
+    assert len(aurocs) >= 4 and np.mean(aurocs) >= 0.9, aurocs
+
+
+def test_screen_sii_against_the_exact_oracle(planted, planted_high_order):
+    """Kept pairs: pairwise terms give the exact SII, 3-way terms converge within the reported errors."""
+    task = planted[0]
+    n = task.n_players
+    for i in range(3):
+        e = SIIProbe(budget=150, random_state=i).explain(task.game(i))
+        assert e.extras["pair_mode"] == "screen" and 150 < 4 * 66
+        exact = task.oracle().interaction_matrix("SII", [i])[0]
+        active = {(a, b) for a in range(n) for b in range(a + 1, n) if abs(exact[a, b]) > 1e-9}
+        assert set(e.interactions) == active  # every interacting pair kept, nothing else
+        for p, v in e.interactions.items():
+            assert v == pytest.approx(exact[p], abs=1e-9)
+            assert e.extras["screen"]["bii"][p] == pytest.approx(exact[p], abs=1e-9)
+    task = planted_high_order  # a 3-way product and 3 copies: Δ_ij(S) depends on S
+    n = task.n_players
+    for i in range(2):
+        exact = task.oracle().interaction_matrix("SII", [i])[0]
+        active = {(a, b) for a in range(n) for b in range(a + 1, n) if abs(exact[a, b]) > 1e-9}
+        runs = [SIIProbe(budget=263, random_state=seed).explain(task.game(i)) for seed in range(10)]
+        for e in runs:
+            assert e.extras["pair_mode"] == "screen" and set(e.interactions) == active
+            assert e.extras["draws"] >= 5 and e.n_queries <= 263
+            for p, b in e.extras["screen"]["bii"].items():
+                assert b == pytest.approx(exact[p], abs=1e-9)
+        pairs = sorted(active)
+        got = np.mean([[e.interactions[p] for p in pairs] for e in runs], axis=0)
+        se = np.sqrt(np.sum([[e.extras["stderr"][p] ** 2 for p in pairs] for e in runs], axis=0)) / len(runs)
+        want = np.array([exact[p] for p in pairs])
+        assert (np.abs(got - want) <= 4.5 * se + 1e-9).all(), (got, want, se)
+        assert (se > 0).sum() >= 6  # the 3-way pairs vary: the check is not vacuous
+
+
+def test_row_sums_are_exact_for_every_game():
+    """v(N) - v(N∖k) - v({k}) + v(∅) = Σ_j SII(k, j), here with interactions of every order."""
+    n = 9
+    fn = higher_order_game(n, 8)
+    exact = Exact().explain(fn, n_players=n).interaction_matrix(fill=0.0).sum(axis=1)
+    e = SIIProbe(budget=60, random_state=0).explain(fn, n_players=n)
+    assert e.extras["pair_mode"] == "screen"
+    np.testing.assert_allclose(e.extras["screen"]["row_sums"], exact, atol=1e-12)
+
+
+def test_auto_resolves_by_the_budget():
+    n = 10
+    fn = higher_order_game(n, 9)
+    for budget, mode in ((None, "all"), (900, "all"), (180, "all"), (179, "screen"), (42, "screen")):
+        e = SIIProbe(budget=budget).explain(fn, n_players=n)
+        assert e.extras["pair_mode"] == mode, budget
+        assert (len(e.interactions) == 45) == (mode == "all")
+        assert e.extras["screen"] is None if mode == "all" else e.extras["screen"]["players"]
+    assert SIIProbe().min_budget(n) == 2 * n + 2 + 2 * interactions.MIN_SCREEN_ROWS + 4 == 42
+    assert SIIProbe().min_budget(3) == 4 * 3  # all pairs is cheaper on 3 players
+    assert SIIProbe(pairs="all").min_budget(n) == 180
+    removal = RedundancyGap(form="removal")
+    assert removal.min_budget(n) == 2 * n + 2 + 2 * interactions.MIN_SCREEN_ROWS + 1
+    assert removal.explain(fn, n_players=n).extras["pair_mode"] == "all"
+    assert RedundancyGap(budget=1 + n + 45, form="removal").explain(fn, n_players=n).extras["pair_mode"] == "all"
+    assert RedundancyGap(budget=n + 45, form="removal").explain(fn, n_players=n).extras["pair_mode"] == "screen"
+
+
+def test_screen_budget_is_a_hard_cap():
+    """Every budget from the smallest: never past it, each coalition sent once, the endpoint pass first."""
+    n = 60
+    w = np.random.default_rng(0).normal(size=n)
+
+    def fn(c):  # sparse pairs and a triple, plus a small dense part (the regression never fits exactly)
+        c = c.astype(float)
+        return (2.0 * c[:, 0] * c[:, 1] - c[:, 2] * np.maximum(c[:, 3], c[:, 4]) + c[:, 5] * c[:, 6] * c[:, 7]
+                + 0.01 * np.tanh(c @ w))
+    low = SIIProbe().min_budget(n)
+    for cls in (SIIProbe, RedundancyGap):
+        for budget in (low, low + 1, low + 7, 3 * n, 8 * n + 3):
+            rec = Recorder(fn)
+            e = cls(budget=budget, random_state=budget).explain(rec, n_players=n)
+            assert e.extras["pair_mode"] == "screen"
+            sent = np.concatenate(rec.batches)
+            assert e.n_queries <= budget and len(sent) == e.n_queries == len(np.unique(sent, axis=0)), budget
+            assert len(rec.batches[0]) == 2 * n + 2
+            if budget >= 3 * n:  # the dense part keeps the regression going: the budget is spent
+                assert e.n_queries > budget - 4 * len(e.interactions), (budget, e.n_queries)
+    with pytest.raises(ExplainerError, match=f"needs at least {low} coalitions on {n} players, got {low - 1}"):
+        SIIProbe(budget=low - 1).explain(Recorder(fn), n_players=n)
+
+
+def test_screen_is_deterministic_for_a_seed(screen_task):
+    game = screen_task.game(1)
+    n = screen_task.n_players
+    a = SIIProbe(budget=4 * n, random_state=5).explain(game)
+    b = SIIProbe(budget=4 * n, random_state=5).explain(game)
+    c = SIIProbe(budget=4 * n, random_state=6).explain(game)
+    assert a.extras["draws"] > 1
+    assert a.interactions == b.interactions and a.extras["stderr"] == b.extras["stderr"]
+    assert a.extras["screen"]["bii"] == b.extras["screen"]["bii"] and a.n_queries == b.n_queries
+    assert np.array_equal(a.attributions, b.attributions)
+    assert a.extras["stderr"] != c.extras["stderr"]
+
+
+def test_screen_options_and_their_errors():
+    n = 40
+    rec = Recorder(lambda c: c.sum(axis=1) * 1.0)
+    for probe, match in [
+        (SIIProbe(pairs="some"), r"pairs: expected one of \('auto', 'all', 'cross', 'candidates'\)"),
+        (SIIProbe(screen="banzhaf"), r"screen: expected one of \('interaction', 'effect'\), got 'banzhaf'"),
+        (RedundancyGap(screen=None), r"screen: expected one of"),
+        (SIIProbe(max_players=1), r"max_players: expected None or an integer >= 2, got 1"),
+        (SIIProbe(max_players=2.5), r"max_players: expected None or an integer >= 2, got 2.5"),
+        (SIIProbe(max_players=True), r"max_players: expected None or an integer >= 2, got True"),
+        (SIIProbe(budget=2 * n + 21), r"SIIProbe needs at least 102 coalitions on 40 players, got 101"),
+        (RedundancyGap(budget=2 * n + 18, form="removal"), r"needs at least 99 coalitions on 40 players, got 98"),
+    ]:
+        with pytest.raises(ExplainerError, match=match):
+            probe.explain(rec, n_players=n)
+        assert rec.batches == [], probe
+    assert SIIProbe().min_budget(n) == 102 and RedundancyGap(form="removal").min_budget(n) == 99
+    with pytest.raises(ExplainerError, match="screen"):
+        SIIProbe(screen="x").min_budget(n)
+
+
+def test_screen_players_options_and_empty_screens():
+    n = 40
+    # pairs (3, 17), (5, 30); player 9 acts alone
+    game = lambda c: 2.0 * c[:, 3] * c[:, 17] + 1.0 * (c[:, 5] | c[:, 30]) + c[:, 9]  # noqa: E731
+    e = SIIProbe(budget=200).explain(game, n_players=n)
+    assert e.extras["candidate_players"] == [3, 5, 17, 30] and e.interactions == {(3, 17): 2.0, (5, 30): -1.0}
+    assert e.extras["attribution_source"][9] == "first_pass" and e.attributions[9] == 1.0
+    effect = SIIProbe(budget=200, screen="effect").explain(game, n_players=n)
+    assert effect.extras["candidate_players"] == [3, 5, 9, 17, 30] and effect.interactions == e.interactions
+    capped = SIIProbe(budget=200, max_players=2).explain(game, n_players=n)  # the two largest row sums
+    assert capped.extras["candidate_players"] == [3, 17] and capped.interactions == {(3, 17): 2.0}
+    # an additive game: no player has a row sum, no pair is kept, the first pass is the Shapley value
+    additive = lambda c: c @ np.arange(n, dtype=float)  # noqa: E731
+    for cls in (SIIProbe, RedundancyGap):
+        e = cls(budget=200).explain(additive, n_players=n)
+        assert e.interactions == {} and e.extras["draws"] == 0 and e.extras["screen"]["players"] == []
+        assert e.n_queries == 2 * n + 2 and e.attributions.tolist() == list(range(n))
+
+
+def test_screen_with_the_removal_form():
+    n = 40
+    game = lambda c: 2.0 * c[:, 3] * c[:, 17] + 1.0 * (c[:, 5] | c[:, 30]) + c[:, 9]  # noqa: E731
+    rec = Recorder(game)
+    e = RedundancyGap(budget=150, form="removal").explain(rec, n_players=n)
+    # RG = [v(N) - v(N∖ij)] - max of the single drops: 2 - 2 for the product, 1 - 0 for the copies
+    assert e.extras["pair_mode"] == "screen" and e.interactions == {(3, 17): 0.0, (5, 30): 1.0}
+    # the endpoint pass already holds v(N) and v(N∖k): one coalition, v(N∖ij), per kept pair
+    assert e.n_queries == 2 * n + 2 + 2 * e.extras["screen"]["rows"] + 2 <= 150
