@@ -165,13 +165,14 @@ class LEMON(Explainer):
 
     Notes
     -----
-    Measured on the planted games of the ``paper`` suite (244-1000 players, 8 instances per
-    task; ``benchmarks/bench_scale.py``; material AUROC as :mod:`mxbench.validation` counts it)
-    with ``"ends"`` at ``n/2``, ``n`` and ``2n`` queries: 0.87 / 0.99 / 1.00 (``paper-img-txt``),
-    0.85 / 0.98 / 1.00 (``paper-tab-img-txt``), 0.98 / 1.00 / 1.00 (``paper-1k``),
-    0.73 / 0.94 / 0.99 (``paper-dense``, 46 terms); ``"lime"`` on the same games: 0.70 / 0.71 /
-    0.92 and 0.63 / 0.69 / 0.88 on the first two. The modality shares are exact (error below
-    1e-12) at every budget from ``2 · 2^M``.
+    Measured on the planted games of the ``paper`` suite (244-1000 players; 8 instances and 3
+    seeds, ``paper-1k`` 4 instances and one seed; ``benchmarks/bench_scale.py``; material AUROC as
+    :mod:`mxbench.validation` counts it), ``"ends"`` at ``n/2``, ``n`` and ``2n`` queries:
+    0.91 / 0.99 / 1.00 (``paper-img-txt``), 0.85 / 0.98 / 1.00 (``paper-tab-img-txt``),
+    0.99 / 1.00 / 1.00 (``paper-1k``), 0.72 / 0.93 / 0.99 (``paper-dense``, 46 terms over 86 of
+    260 players); ``"lime"`` on the same games: 0.77 / 0.72 / 0.92, 0.73 / 0.68 / 0.87,
+    0.88 / 0.85 / 0.98, 0.69 / 0.66 / 0.85, and needs 4-8n queries for 0.95. The modality shares are exact (error
+    below 1e-12) at every budget from ``2 · 2^M``.
 
     Examples
     --------
