@@ -14,7 +14,7 @@ Games
     *smoke-mix3*: the smoke task with three modalities (12 players) whose synergy and redundancy
     terms both span three players, one per modality.
     *models*: the certified ``fusion_mlp`` models of ``tab-img-16-lo`` and ``smoke-mix3`` (trained
-    once through ``mxbench.validation.runner.train_models`` and cached, default
+    once through ``mxbench.bench.runner.train_models`` and cached, default
     ``.mxbench-cache/models``), same number of test instances. A model game's exact truth is
     computed by enumerating its ``2^n`` coalitions (``Truth.from_game``); planted roles (relevant
     players, distractors) come from the task, as everywhere in mxbench.
@@ -162,7 +162,7 @@ def model_cases(per_task: int, cache_dir: str, seed0: int) -> tuple[list[Case], 
     import torch
 
     from mxbench.models import load
-    from mxbench.validation.runner import train_models
+    from mxbench.bench.runner import train_models
 
     torch.set_num_threads(1)
     out, notes = [], []

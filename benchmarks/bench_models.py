@@ -28,7 +28,7 @@ import torch
 import mxbench
 from mxbench.generators.suites import suite_specs
 from mxbench.models import train
-from mxbench.models.train import ARCHITECTURES, to_tensors
+from mxbench.models.common import ARCHITECTURES, to_tensors
 
 
 def overhead(model, task, batch: int = 4096, repeats: int = 21) -> tuple[float, float]:

@@ -38,7 +38,7 @@ import torch
 import mxbench
 from mxbench.generators.suites import suite_specs
 from mxbench.models import train
-from mxbench.models.specialisation import expert_term_share, matching_expert, routing_summary
+from mxbench.bench.specialisation import expert_term_share, matching_expert, routing_summary
 
 
 def role(expert: str, modalities: set[str]) -> str:

@@ -1,7 +1,6 @@
 """mxbench: synthetic multimodal tasks with known explanations, and checks of explainers against them."""
 
-__version__ = "0.1.0"
-
+from mxbench._version import __version__
 from mxbench.errors import DatasetError, GameError, MxbenchError, SpecError
 from mxbench.games import FunctionGame, Game
 from mxbench.spec import ModalitySpec, TaskSpec, Term
@@ -14,10 +13,14 @@ from mxbench.data import write as write_dataset  # noqa: E402
 
 def __getattr__(name: str):
     """``mxbench.validate`` and ``mxbench.run``, imported on first use (they pull in torch)."""
-    if name in ("validate", "run"):
-        from mxbench.validation import runner
+    if name == "validate":
+        from mxbench.bench.runner import validate
 
-        return getattr(runner, name)
+        return validate
+    if name == "run":
+        from mxbench.bench.main import run
+
+        return run
     raise AttributeError(f"module 'mxbench' has no attribute {name!r}")
 
 

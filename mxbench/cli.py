@@ -103,7 +103,7 @@ def _budgets(value: str | None) -> list[int | None]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from mxbench.validation.runner import DEFAULT_EXPLAINERS, DEFAULT_MODELS, validate, write_results
+    from mxbench.bench.runner import DEFAULT_EXPLAINERS, DEFAULT_MODELS, validate, write_results
 
     results = validate(args.suite, models=_split(args.models) or list(DEFAULT_MODELS),
                        explainers=_split(args.explainers) or list(DEFAULT_EXPLAINERS), budgets=_budgets(args.budgets),
@@ -115,7 +115,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from mxbench.validation.report import write_report
+    from mxbench.bench.report import write_report
 
     print(f"report: {write_report(args.results, args.out)}")
     return 0
@@ -124,7 +124,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     import time
 
-    from mxbench.validation.runner import run
+    from mxbench.bench.main import run
 
     start = time.perf_counter()
     path = run(args.suite, args.out, instances=args.instances, n_jobs=args.jobs, progress=not args.quiet)

@@ -781,8 +781,105 @@ class Task:
         return np.flatnonzero(self.split == SPLITS.index(name))
 
 
-class PlantedGame(Game):
+class InputGame(Game):
+    """The game of one set of raw inputs: absent players masked by the one rule, then a forward pass.
+
+    ``v(S) = forward(mask(x, S))``: the inputs ``x`` with the players outside ``S`` set to
+    their baseline (absent column = 0, zero patch, ``[MASK]`` token), evaluated in batches of
+    at most ``batch_size`` coalitions. The forward pass is the planted function ``f*`` of the
+    decoded masked inputs, or a model's prediction. The games of the project are all this
+    class: :class:`PlantedGame` (``task.game(i)``: an instance's inputs and ``f*``),
+    :class:`~mxbench.models.ModelGame` (``model.game(task, i)``: an instance's inputs and a
+    trained model) and the games of perturbed inputs that unified stability explains.
+
+    Parameters
+    ----------
+    task : Task
+        The task (its plan masks and decodes).
+    inputs : dict of str to ndarray
+        One set of raw inputs per modality (no batch axis).
+    model : TrainedModel, optional
+        Anything with ``predict(inputs, batch_size) -> (B,)``; None = the planted function ``f*``.
+    batch_size : int
+        The most coalitions masked and evaluated at once.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> g = InputGame(task, {k: v[2] for k, v in task.inputs.items()})
+    >>> c = np.array([[True, False, True, True, False, True]])
+    >>> bool(np.allclose(g(c), task.game(2)(c)))
+    True
+    >>> g.masked_inputs(c)["b"].tolist() == [[0.0, task.inputs["b"][2, 1]]]
+    True
+    """
+
+    def __init__(self, task: Task, inputs: Mapping[str, np.ndarray], model: Any = None, batch_size: int = 4096) -> None:
+        super().__init__(task.n_players, task.modality_of, task.modality_names, task.player_names, batch_size)
+        self.task = task
+        self.inputs = dict(inputs)
+        self.model = model
+
+    def masked_inputs(self, coalitions: np.ndarray) -> dict[str, np.ndarray]:
+        """The inputs masked by each coalition, per modality ``(B, *shape)``.
+
+        Parameters
+        ----------
+        coalitions : ndarray of bool
+            Shape ``(B, n_players)``.
+
+        Returns
+        -------
+        dict of str to ndarray
+
+        Examples
+        --------
+        >>> import numpy as np, mxbench
+        >>> from mxbench.validation.truth import EXAMPLE_SPEC
+        >>> game = mxbench.generate(EXAMPLE_SPEC).game(0)
+        >>> game.masked_inputs(np.zeros((2, 6), bool))["a"].tolist()
+        [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+        """
+        b = coalitions.shape[0]
+        raw = {k: np.broadcast_to(v, (b,) + v.shape) for k, v in self.inputs.items()}
+        return self.task.plan.mask(raw, coalitions)
+
+    def forward(self, masked: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The value of each masked input: the model's prediction, or ``f*`` of the decoded inputs.
+
+        Parameters
+        ----------
+        masked : dict of str to ndarray
+            Raw inputs per modality, ``(B, *shape)``.
+
+        Returns
+        -------
+        ndarray of float64
+            Shape ``(B,)``.
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> from mxbench.validation.truth import EXAMPLE_SPEC
+        >>> task = mxbench.generate(EXAMPLE_SPEC)
+        >>> bool(task.game(0).forward({k: v[:3] for k, v in task.inputs.items()}).tolist() == task.f[:3].tolist())
+        True
+        """
+        if self.model is not None:
+            return np.asarray(self.model.predict(masked, batch_size=self.batch_size), dtype=np.float64)
+        plan = self.task.plan
+        return plan.f_star(plan.decode(masked))
+
+    def _value(self, coalitions: np.ndarray) -> np.ndarray:
+        return self.forward(self.masked_inputs(coalitions))
+
+
+class PlantedGame(InputGame):
     """The planted game of one instance, evaluated through the rendered inputs.
+
+    An :class:`InputGame` of the instance's inputs and ``f*``.
 
     Parameters
     ----------
@@ -802,15 +899,8 @@ class PlantedGame(Game):
     """
 
     def __init__(self, task: Task, instance: int) -> None:
-        super().__init__(task.n_players, task.modality_of, task.modality_names, task.player_names)
-        self.task = task
+        super().__init__(task, {k: v[instance] for k, v in task.inputs.items()})
         self.instance = instance
-
-    def _value(self, coalitions: np.ndarray) -> np.ndarray:
-        b = coalitions.shape[0]
-        raw = {k: np.broadcast_to(v[self.instance], (b,) + v.shape[1:]) for k, v in self.task.inputs.items()}
-        plan = self.task.plan
-        return plan.f_star(plan.decode(plan.mask(raw, coalitions)))
 
 
 def generate(spec: TaskSpec | Mapping[str, Any] | str, *, instances: int | None = None, seed: int | None = None):

@@ -11,7 +11,8 @@ import mxbench
 from mxbench.errors import ExplainerError, GameError
 from mxbench.explainers import BudgetedGame, Exact, Explainer, Explanation, as_game
 from mxbench.explainers.base import BudgetExceeded, check_pairs, modality_coalitions
-from mxbench.explainers.exact import indices_from_values, moebius, superset_sums
+from mxbench.oracles.moebius import indices_from_values, superset_sums
+from mxbench.oracles.moebius import moebius_from_table as moebius
 from mxbench.games import FunctionGame
 from mxbench.oracles import all_coalitions, moebius_transform, shapley_values, sii_matrix
 

@@ -12,7 +12,7 @@ import torch
 import mxbench
 from mxbench.cli import main
 from mxbench.models import ModelError, TaskModel, TrainedModel, load, resolve_config, sample_coalitions, train
-from mxbench.models.train import keep_rate_coalitions, to_tensors
+from mxbench.models.common import keep_rate_coalitions, to_tensors
 
 SPEC = {"name": "tiny", "seed": 1, "instances": 600,
         "modalities": [{"name": "tab", "kind": "tabular", "features": 3},

@@ -9,11 +9,15 @@ from hypothesis import strategies as st
 
 import mxbench
 from mxbench.oracles import (
+    INDICES,
     MoebiusGame,
     all_coalitions,
     banzhaf_values,
     bii_matrix,
     enumerate_game,
+    first_order_from_moebius,
+    indices_from_values,
+    interaction_matrix_from_moebius,
     ksii_first_order,
     moebius_from_table,
     moebius_transform,
@@ -280,6 +284,67 @@ def test_symmetry_of_a_redundancy_with_equal_copies():
     assert np.array_equal(sv[:, 0], sv[:, 1])
     np.testing.assert_allclose(sv[:, 0], [0.8, -1.5], rtol=1e-12)  # w * z / 2 each
     np.testing.assert_allclose(game.interaction_matrix()[:, 0, 1], [-1.6, 3.0], rtol=1e-12)  # -w * z
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 7), rows=st.integers(1, 3), seed=st.integers(0, 1000))
+def test_dense_indices_equal_brute_force_and_the_sparse_path(n, rows, seed):
+    """Every index on a dense table equals its definition and the one-block sparse game, row by row."""
+    tables = np.random.default_rng(seed).normal(size=(rows, 2**n))
+    m = moebius_from_table(tables)
+    sparse = MoebiusGame(n, np.zeros(rows), [np.arange(n)], [tables])
+    expected_first = {"SV": shapley_values, "BV": banzhaf_values, "SII": shapley_values, "BII": banzhaf_values,
+                      "STII": stii_first_order, "k-SII": ksii_first_order}
+    expected_pairs = {"SII": sii_matrix, "BII": bii_matrix, "STII": stii_matrix, "k-SII": sii_matrix,
+                      "SV": sii_matrix, "BV": bii_matrix}
+    for index in INDICES:
+        first = first_order_from_moebius(m, index)
+        pairs = interaction_matrix_from_moebius(m, index)
+        assert first.shape == (rows, n) and pairs.shape == (rows, n, n)
+        assert_close(first, sparse.first_order(index), 1.0, f"{index} dense against sparse")
+        assert_close(pairs, sparse.interaction_matrix(index), 1.0, f"{index} pairs dense against sparse")
+        for r in range(rows):
+            assert_close(first[r], expected_first[index](tables[r]), 1.0, f"{index} first order")
+            if n >= 2:
+                assert_close(pairs[r], expected_pairs[index](tables[r]), 1.0, f"{index} pairs")
+    phi, sii = indices_from_values(tables[0])
+    assert np.array_equal(phi, first_order_from_moebius(m[0]))
+    assert np.array_equal(sii, interaction_matrix_from_moebius(m[0]))
+
+
+def test_dense_path_rejects_bad_tables_and_indices():
+    with pytest.raises(ValueError, match="2\\^n entries"):
+        moebius_from_table(np.zeros(6))
+    with pytest.raises(ValueError, match="unknown index"):
+        first_order_from_moebius(np.zeros(4), "XYZ")
+    with pytest.raises(ValueError, match="unknown index"):
+        interaction_matrix_from_moebius(np.zeros(4), "XYZ")
+
+
+def test_modality_table_reads_the_whole_modality_coalitions():
+    from mxbench.oracles import modality_table as read_modality_table
+
+    n, modality_of = 5, np.array([1, 0, 2, 0, 1])
+    values = np.random.default_rng(3).normal(size=2**n)
+    table = read_modality_table(values, modality_of, 3)
+    for a in range(8):
+        members = [i for i in range(n) if (a >> modality_of[i]) & 1]
+        assert table[a] == values[sum(1 << i for i in members)]
+
+
+@settings(max_examples=20, deadline=None)
+@given(specs(max_players=10, instances=2), st.integers(0, 2**10 - 1))
+def test_restricted_game_masks_players_for_good(spec, keep_bits):
+    task = mxbench.generate(spec)
+    n = task.n_players
+    keep = ((keep_bits >> np.arange(n)) & 1).astype(bool)
+    restricted = task.oracle().restricted(keep)
+    coalitions = all_coalitions(n)
+    for i in range(task.n_instances):
+        values = task.game(i)(coalitions & keep[None, :])
+        scale = float(np.abs(values).max())
+        assert_close(restricted.values(coalitions)[i], values, scale, "restricted values")
+        assert_close(restricted.shapley()[i], shapley_values(values), scale, "restricted Shapley")
 
 
 @settings(max_examples=30, deadline=None)

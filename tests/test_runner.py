@@ -12,9 +12,9 @@ import pytest
 
 import mxbench
 from mxbench.cli import main
-from mxbench.validation.report import leaderboard, queries_to_goal, write_report
-from mxbench.validation.runner import (RESULT_COLUMNS, RunnerError, certified_only, read_results, run, validate,
-                                       write_results)
+from mxbench.bench.main import run
+from mxbench.bench.report import leaderboard, queries_to_goal, write_report
+from mxbench.bench.runner import RESULT_COLUMNS, RunnerError, certified_only, read_results, validate, write_results
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_run_checks_its_arguments_before_writing_anything(kwargs, match, tmp_pat
 
 def test_model_cache_key_follows_the_training_defaults(task, monkeypatch):
     from mxbench.models.fl_i2moe import FLI2MoE
-    from mxbench.validation.runner import model_folder
+    from mxbench.bench.runner import model_folder
 
     before = model_folder("cache", task, "fl_i2moe")
     assert model_folder("cache", task, "fl_i2moe") == before
@@ -204,7 +204,7 @@ def _sleep_then_mark(folder, seconds):
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_run_jobs_starts_a_job_only_after_its_dependencies(n_jobs, tmp_path):
-    from mxbench.validation.runner import _run_jobs
+    from mxbench.bench.runner import _run_jobs
 
     graph = {"a": (), "b": ("a",), "c": ("a", "b"), "d": (), "e": ("d", "c")}
     jobs = [(k, _mark, (str(tmp_path), k, deps), deps) for k, deps in reversed(list(graph.items()))]
@@ -220,7 +220,7 @@ def test_run_jobs_starts_a_job_only_after_its_dependencies(n_jobs, tmp_path):
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_run_jobs_refuses_bad_graphs_before_running_anything(n_jobs, tmp_path):
-    from mxbench.validation.runner import _run_jobs
+    from mxbench.bench.runner import _run_jobs
 
     ok = ("ok", _mark, (str(tmp_path), "ok", ()), ())
     with pytest.raises(RunnerError, match=r"job 'x' depends on unknown jobs \['y'\]"):
@@ -233,7 +233,7 @@ def test_run_jobs_refuses_bad_graphs_before_running_anything(n_jobs, tmp_path):
 
 
 def test_run_jobs_in_one_process_follows_the_priority_order():
-    from mxbench.validation.runner import _run_jobs
+    from mxbench.bench.runner import _run_jobs
 
     seen = []
     jobs = [("late", seen.append, ("late",), ("early",)), ("first", seen.append, ("first",), ()),
@@ -245,7 +245,7 @@ def test_run_jobs_in_one_process_follows_the_priority_order():
 def test_a_failing_job_stops_the_run_and_its_running_neighbours(tmp_path):
     import time
 
-    from mxbench.validation.runner import _run_jobs
+    from mxbench.bench.runner import _run_jobs
 
     with pytest.raises(ValueError, match="job failed on 7"):
         _run_jobs([("bad", _fail, (7,), ()), ("slow", _sleep_then_mark, (str(tmp_path), 5), ()),
@@ -278,7 +278,7 @@ def _rows(task, explainer, budget, values, instances=2):
 
 
 def test_report_answers_question_1_at_paper_scale(tmp_path):
-    from mxbench.validation.report import recovery_per_n
+    from mxbench.bench.report import recovery_per_n
 
     rows = []
     # paper-1k (1000 players, looked up in the paper suite): budgets n/4 .. 4n
@@ -325,7 +325,7 @@ WIDE = {"name": "wide", "instances": 16, "seed": 0, "modalities": [{"name": "a",
 
 
 def test_explainers_beyond_their_scale_are_skipped_with_the_reason():
-    from mxbench.validation.runner import MAX_QUERIES, skip_reason
+    from mxbench.bench.runner import MAX_QUERIES, skip_reason
 
     wide = mxbench.generate(WIDE)  # 30 players: Exact would enumerate 2^30 coalitions
     assert skip_reason("exact", {}, wide, [None]) == (
@@ -344,7 +344,7 @@ def test_explainers_beyond_their_scale_are_skipped_with_the_reason():
 
 
 def test_run_beyond_the_models_uses_the_planted_games_and_budgets_in_n(tmp_path, monkeypatch, capsys):
-    import mxbench.validation.runner as runner
+    import mxbench.bench.runner as runner
     from mxbench.data import write
 
     write("smoke", tmp_path / "run" / "data", instances=64)

@@ -9,8 +9,8 @@ from torch import nn
 
 import mxbench
 from mxbench.models import ModelError, TrainedModel, train
-from mxbench.models.specialisation import (ExpertGame, expert_games, expert_term_share, expert_values,
-                                           matching_expert, routing_summary, term_expert)
+from mxbench.bench.specialisation import (ExpertGame, expert_games, expert_term_share, expert_values,
+                                          matching_expert, routing_summary, term_expert)
 
 SMALL = {"dim": 16, "heads": 2, "layers": 1, "rw_hidden": 16, "lambda_int": 0.5}
 

@@ -11,8 +11,9 @@ import mxbench
 from mxbench.errors import ExplainerError
 from mxbench.explainers import Exact
 from mxbench.explainers.whitebox import (IG_METHODS, AttentionGrad, AttentionRollout, ExpertMaps,
-                                         IntegratedGradients, WhiteBoxExplainer, _forward_maps, _tensors, ig_path,
-                                         rollout)
+                                         IntegratedGradients, WhiteBoxExplainer, ig_path, rollout)
+from mxbench.explainers.whitebox.attention import _forward_maps
+from mxbench.explainers.whitebox.base import _tensors
 from mxbench.models import TrainedModel, build, train
 from mxbench.task import Task
 

@@ -488,7 +488,7 @@ def verify(path: str | Path) -> VerifyReport:
 
 def _fresh_plan(report: VerifyReport, manifest: dict[str, Any], spec: TaskSpec) -> TaskPlan | None:
     """The plan drawn anew from the spec and seed, when this mxbench made the dataset (else None)."""
-    from mxbench import __version__
+    from mxbench._version import __version__
 
     made_by = manifest.get("mxbench_version")
     if made_by != __version__:

@@ -262,7 +262,7 @@ def manifest_of(plan: TaskPlan, n_instances: int) -> dict[str, Any]:
     >>> m["schema_version"], m["instances"], len(m["terms"])
     (1, 10, 4)
     """
-    from mxbench import __version__
+    from mxbench._version import __version__
 
     spec = plan.spec
     return {

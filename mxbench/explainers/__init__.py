@@ -1,7 +1,9 @@
 """Explainers: ``explain(game) -> Explanation`` (black-box) and ``explain(model, task, i)`` (white-box).
 
 :data:`EXPLAINERS` maps each explainer's name (as it appears in results) to its class;
-:func:`get_explainer` builds one by name.
+:func:`get_explainer` builds one by name. The white-box explainers
+(:mod:`mxbench.explainers.whitebox`) need torch and are imported on first use, so importing
+this package and using its black-box explainers does not import torch.
 """
 
 from mxbench.explainers.base import BudgetedGame, Explainer, Explanation, as_game
@@ -12,40 +14,25 @@ from mxbench.explainers.lemon import LEMON
 from mxbench.explainers.lime import LIME
 from mxbench.explainers.occlusion import Occlusion
 from mxbench.explainers.permutation import MMSHAP, PermutationShapley
+from mxbench.explainers.registry import EXPLAINERS, get_explainer
 from mxbench.explainers.unimodal import Unimodal
-from mxbench.explainers.whitebox import (AttentionGrad, AttentionRollout, ExpertMaps, IntegratedGradients,
-                                         WhiteBoxExplainer)
 
-#: Explainer name -> class (``sii-probe`` and ``redundancy-gap`` are the FL-I2MoE probes).
-EXPLAINERS = {cls.name: cls for cls in (
-    Exact, LEMON, LIME, KernelSHAP, PermutationShapley, MMSHAP, Occlusion, SIIProbe, RedundancyGap,
-    IntegratedGradients, AttentionRollout, AttentionGrad, ExpertMaps)}
-EXPLAINERS["unimodal"] = Unimodal  # results name it "unimodal-<base>"
+#: The white-box names this package gives, imported from :mod:`mxbench.explainers.whitebox` on first use.
+_WHITEBOX = ("WhiteBoxExplainer", "IntegratedGradients", "AttentionRollout", "AttentionGrad", "ExpertMaps")
 
 
-def get_explainer(name: str, **params):
-    """Build the explainer called ``name`` with ``params``; a ``"library:Method"`` name builds an
-    adapter (:func:`mxbench.explainers.adapters.make_adapter`).
+def __getattr__(name: str):
+    """The white-box explainers, imported on first use (they import torch)."""
+    if name in _WHITEBOX:
+        from mxbench.explainers import whitebox
 
-    Raises
-    ------
-    ExplainerError
-        No explainer has that name.
+        return getattr(whitebox, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    Examples
-    --------
-    >>> get_explainer("kernelshap", budget=100)
-    KernelSHAP(budget=100, paired=True, random_state=0)
-    """
-    from mxbench.errors import ExplainerError
 
-    if ":" in name:  # "shap:KernelExplainer", "shapiq:KernelSHAPIQ", "captum:Lime", ...
-        from mxbench.explainers.adapters import make_adapter
-
-        return make_adapter(name, **params)
-    if name not in EXPLAINERS:
-        raise ExplainerError(f"explainer: unknown explainer {name!r} (choose from {', '.join(EXPLAINERS)})")
-    return EXPLAINERS[name](**params)
+def __dir__() -> list[str]:
+    """The package's names, the white-box ones included."""
+    return sorted(set(globals()) | set(_WHITEBOX))
 
 
 __all__ = ["BudgetedGame", "Explainer", "Explanation", "as_game", "Exact", "LEMON", "LIME", "KernelSHAP", "MMSHAP",

@@ -1,8 +1,8 @@
 """The exact reference explainer: enumerate every coalition, then transform.
 
-All ``2^n`` coalitions go to the game in one batched call. The values become Möbius
-coefficients ``m(S)`` by the fast subset transform, and the indices follow from superset sums
-(each ``O(n 2^n)``):
+All ``2^n`` coalitions go to the game in one batched call; the values become Möbius
+coefficients and the indices follow from superset sums, each ``O(n 2^n)``, in the exact engine
+(:mod:`mxbench.oracles.moebius`):
 
 - Shapley value ``φ_i = Σ_{S ∋ i} m(S) / |S|``,
 - pairwise Shapley interaction index ``SII_ij = Σ_{S ⊇ {i,j}} m(S) / (|S| - 1)``,
@@ -17,66 +17,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from mxbench.errors import ExplainerError
-from mxbench.explainers.base import BudgetedGame, Explainer, modality_coalitions
-from mxbench.oracles.bruteforce import bit_matrix, coalition_index
+from mxbench.explainers.base import BudgetedGame, Explainer
+from mxbench.oracles.moebius import bit_matrix, indices_from_values, modality_table
 
 MAX_PLAYERS = 20
-
-
-def moebius(values: np.ndarray) -> np.ndarray:
-    """Möbius coefficients from the values on all ``2^n`` coalitions (bit order), ``O(n 2^n)``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> moebius(np.array([0.0, 1.0, 2.0, 5.0])).tolist()
-    [0.0, 1.0, 2.0, 2.0]
-    """
-    m = np.array(values, dtype=np.float64)
-    n = m.shape[0].bit_length() - 1
-    for i in range(n):
-        v = m.reshape(-1, 2, 2**i)
-        v[:, 1, :] -= v[:, 0, :]
-    return m
-
-
-def superset_sums(w: np.ndarray) -> np.ndarray:
-    """``out[T] = Σ_{S ⊇ T} w[S]`` over all ``2^n`` coalitions, ``O(n 2^n)``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> superset_sums(np.array([1.0, 2.0, 3.0, 4.0])).tolist()
-    [10.0, 6.0, 7.0, 4.0]
-    """
-    out = np.array(w, dtype=np.float64)
-    n = out.shape[0].bit_length() - 1
-    for i in range(n):
-        v = out.reshape(-1, 2, 2**i)
-        v[:, 0, :] += v[:, 1, :]
-    return out
-
-
-def indices_from_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Shapley values ``(n,)`` and the SII matrix ``(n, n)`` from the values on all coalitions.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> phi, sii = indices_from_values(np.array([0.0, 0.0, 0.0, 2.0]))
-    >>> phi.tolist(), sii.tolist()
-    ([1.0, 1.0], [[0.0, 2.0], [2.0, 0.0]])
-    """
-    n = values.shape[0].bit_length() - 1
-    m = moebius(values)
-    size = bit_matrix(n).sum(axis=1)
-    first = superset_sums(np.where(size > 0, m / np.maximum(size, 1), 0.0))
-    phi = first[1 << np.arange(n)]
-    pair = superset_sums(np.where(size > 1, m / np.maximum(size - 1, 1), 0.0))
-    i, j = np.triu_indices(n, 1)
-    sii = np.zeros((n, n))
-    sii[i, j] = sii[j, i] = pair[(1 << i) | (1 << j)]
-    return phi, sii
 
 
 class Exact(Explainer):
@@ -122,8 +66,7 @@ class Exact(Explainer):
             raise ExplainerError(f"n_players: Exact enumerates at most {MAX_PLAYERS} players, got {n}")
         values = game(bit_matrix(n))
         phi, sii = indices_from_values(values)
-        sub = coalition_index(modality_coalitions(game.modality_of, len(game.modality_names)))
-        mod_phi, _ = indices_from_values(values[sub])
+        mod_phi, _ = indices_from_values(modality_table(values, game.modality_of, len(game.modality_names)))
         i, j = np.triu_indices(n, 1)
         return {"attributions": phi, "modality": mod_phi,
                 "interactions": {(int(a), int(b)): float(sii[a, b]) for a, b in zip(i, j)},

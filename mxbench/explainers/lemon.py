@@ -13,7 +13,7 @@ import numpy as np
 
 from mxbench.errors import ExplainerError
 from mxbench.explainers.base import BudgetedGame, Explainer, full_and_empty, modality_coalitions, modality_sums
-from mxbench.explainers.exact import indices_from_values
+from mxbench.oracles.moebius import indices_from_values
 from mxbench.explainers.lime import check_positive
 from mxbench.explainers.surrogate import (
     cosine_distance_to_full,

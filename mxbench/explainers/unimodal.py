@@ -59,7 +59,7 @@ class Unimodal(Explainer):
         return f"unimodal-{self._base_class().name}"
 
     def _base_class(self) -> type:
-        from mxbench.explainers import EXPLAINERS
+        from mxbench.explainers.registry import EXPLAINERS
 
         if isinstance(self.base, Explainer):
             return type(self.base)

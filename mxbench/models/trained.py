@@ -12,10 +12,9 @@ import torch
 from torch import nn
 
 from mxbench.errors import MxbenchError
-from mxbench.games import Game
-from mxbench.models.train import ModelError, _predict, build, keep_rate_coalitions, to_tensors
+from mxbench.models.common import ModelError, build, keep_rate_coalitions, predict_batches, to_tensors
 from mxbench.oracles.moebius import MoebiusGame, moebius_from_table, subset_masks
-from mxbench.task import Task
+from mxbench.task import InputGame, Task
 
 FORMAT = "mxbench-model"
 SCHEMA_VERSION = 1
@@ -174,7 +173,7 @@ class TrainedModel:
         """
         self.module.eval()
         with torch.no_grad():
-            out = _predict(self.module, to_tensors(inputs, self.device), batch_size)
+            out = predict_batches(self.module, to_tensors(inputs, self.device), batch_size)
         return out.double().cpu().numpy()
 
     def game(self, task: Task, instance: int, batch_size: int = 4096) -> "ModelGame":
@@ -270,7 +269,7 @@ class TrainedModel:
         >>> load(out, task).arch
         'fusion_mlp'
         """
-        from mxbench import __version__
+        from mxbench._version import __version__
         from mxbench.data.writer import atomic_dir, sha256_file
 
         with atomic_dir(folder, overwrite, markers=("config.json",)) as tmp:
@@ -352,8 +351,11 @@ def _modalities_of(doc: Mapping[str, Any]):
         raise ModelError(f"config.json: modalities are missing or malformed ({e})") from None
 
 
-class ModelGame(Game):
+class ModelGame(InputGame):
     """A trained model's game on one instance (see :meth:`TrainedModel.game`).
+
+    An :class:`~mxbench.task.InputGame` of the instance's inputs and the model: each batch of
+    at most ``batch_size`` coalitions is masked and goes through the model in one forward pass.
 
     Examples
     --------
@@ -366,13 +368,5 @@ class ModelGame(Game):
     """
 
     def __init__(self, model: TrainedModel, task: Task, instance: int, batch_size: int = 4096) -> None:
-        super().__init__(task.n_players, task.modality_of, task.modality_names, task.player_names, batch_size)
-        self.model = model
-        self.task = task
+        super().__init__(task, {k: v[instance] for k, v in task.inputs.items()}, model, batch_size)
         self.instance = instance
-        self._raw = {k: v[instance] for k, v in task.inputs.items()}
-
-    def _value(self, coalitions: np.ndarray) -> np.ndarray:
-        b = coalitions.shape[0]
-        raw = {k: np.broadcast_to(v, (b,) + v.shape) for k, v in self._raw.items()}
-        return self.model.predict(self.task.plan.mask(raw, coalitions), batch_size=b)

@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from mxbench.errors import GameError
+from mxbench.oracles.moebius import bit_matrix
 
 MAX_PLAYERS = 16
 
@@ -38,29 +39,6 @@ def all_coalitions(n: int) -> np.ndarray:
     if not 1 <= n <= MAX_PLAYERS:
         raise GameError(f"n_players: brute force enumerates at most {MAX_PLAYERS} players, got {n}")
     return bit_matrix(n)
-
-
-def bit_matrix(n: int) -> np.ndarray:
-    """All ``2^n`` coalitions in bit order, ``(2^n, n)``, with no size check (callers bound ``n``).
-
-    Examples
-    --------
-    >>> bit_matrix(2).astype(int).tolist()
-    [[0, 0], [1, 0], [0, 1], [1, 1]]
-    """
-    return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
-
-
-def coalition_index(coalitions: np.ndarray) -> np.ndarray:
-    """The bit-order index of each coalition row (the inverse of :func:`bit_matrix`).
-
-    Examples
-    --------
-    >>> coalition_index(bit_matrix(3)).tolist()
-    [0, 1, 2, 3, 4, 5, 6, 7]
-    """
-    c = np.asarray(coalitions)
-    return (c.astype(np.int64) << np.arange(c.shape[1], dtype=np.int64)).sum(axis=1)
 
 
 def enumerate_game(game: Callable[[np.ndarray], np.ndarray], n_players: int | None = None) -> np.ndarray:
@@ -95,7 +73,7 @@ def enumerate_game(game: Callable[[np.ndarray], np.ndarray], n_players: int | No
 
 
 def _popcount(n: int) -> np.ndarray:
-    return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).sum(axis=1)
+    return bit_matrix(n).sum(axis=1)
 
 
 def _n_of(values: np.ndarray) -> int:

@@ -1,10 +1,27 @@
-"""The sparse Möbius game: exact Shapley, Banzhaf, SII, Shapley-Taylor, k-SII and modality indices."""
+"""The exact engine: coalitions in bit order, the Möbius transforms, and every index, exactly.
+
+Everything exact in mxbench is computed here, on two representations of a game:
+
+- a **dense table** ``v`` over all ``2^n`` coalitions in bit order (entry ``b`` is the coalition
+  of the players whose bits are set in ``b``): :func:`moebius_from_table` gives its Möbius
+  coefficients ``m`` by the fast transform, and :func:`first_order_from_moebius` and
+  :func:`interaction_matrix_from_moebius` give the indices from superset sums
+  (:func:`superset_sums`), each ``O(n 2^n)``. The :class:`~mxbench.explainers.Exact`
+  explainer and :meth:`~mxbench.validation.truth.Truth.from_game` use this path;
+- a **sparse Möbius game** (:class:`MoebiusGame`): a constant plus one small table per block of
+  players, for many instances at once; every index is a weighted sum over one block's
+  ``2^k`` coefficients. The oracle of every task (``task.oracle()``) is one.
+
+Both paths share the index definitions (:func:`index_divisor`). They accumulate in different
+orders (superset sums on dense tables, subset order on blocks), and the dense path divides by
+the weight's denominator where the sparse path multiplies by its reciprocal; each path keeps its
+own order so that every stored value keeps its bits.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from math import comb
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -12,11 +29,36 @@ import numpy as np
 INDICES = ("SV", "BV", "SII", "BII", "STII", "k-SII")
 
 
+# ---------------------------------------------------------------------- coalitions in bit order
+def bit_matrix(n: int) -> np.ndarray:
+    """All ``2^n`` coalitions in bit order, ``(2^n, n)``, with no size check (callers bound ``n``).
+
+    Row ``b`` has player ``j`` iff bit ``j`` of ``b`` is set. A new, writable array; see
+    :func:`subset_masks` for a cached one.
+
+    Parameters
+    ----------
+    n : int
+        The number of players.
+
+    Returns
+    -------
+    ndarray of bool
+        Shape ``(2^n, n)``.
+
+    Examples
+    --------
+    >>> bit_matrix(2).astype(int).tolist()
+    [[0, 0], [1, 0], [0, 1], [1, 1]]
+    """
+    return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
+
+
 @lru_cache(maxsize=None)
 def subset_masks(k: int) -> np.ndarray:
     """Boolean membership of the ``2^k`` subsets: row ``b`` has player ``j`` iff bit ``j`` of ``b``.
 
-    The array is cached and read-only.
+    The array is cached and read-only (for the small ``k`` of blocks and modalities).
 
     Parameters
     ----------
@@ -33,38 +75,85 @@ def subset_masks(k: int) -> np.ndarray:
     >>> subset_masks(2).astype(int).tolist()
     [[0, 0], [1, 0], [0, 1], [1, 1]]
     """
-    masks = ((np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
+    masks = bit_matrix(k)
     masks.setflags(write=False)
     return masks
 
 
-@lru_cache(maxsize=None)
-def _bit_steps(size: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """For each bit ``j``: the subsets holding ``j`` and the same subsets without it."""
-    idx = np.arange(size)
-    return tuple((idx[(idx >> j) & 1 == 1], idx[(idx >> j) & 1 == 1] ^ (1 << j))
-                 for j in range(size.bit_length() - 1))
+def coalition_index(coalitions: np.ndarray) -> np.ndarray:
+    """The bit-order index of each coalition row (the inverse of :func:`bit_matrix`).
+
+    Parameters
+    ----------
+    coalitions : array_like of bool
+        Shape ``(B, n)``.
+
+    Returns
+    -------
+    ndarray of int64
+        Shape ``(B,)``.
+
+    Examples
+    --------
+    >>> coalition_index(bit_matrix(3)).tolist()
+    [0, 1, 2, 3, 4, 5, 6, 7]
+    """
+    c = np.asarray(coalitions)
+    return (c.astype(np.int64) << np.arange(c.shape[1], dtype=np.int64)).sum(axis=1)
 
 
-@lru_cache(maxsize=None)
-def _weights(index: str, k: int, order: int) -> np.ndarray:
-    """``W[s, j]`` (order 1) or ``W[s, i, j]`` (order 2): the weight of subset ``s``'s coefficient."""
-    masks = subset_masks(k)
-    sizes = masks.sum(axis=1)
-    if order == 1:
-        w = np.array([[_first_weight(index, int(sizes[s])) if masks[s, j] else 0.0 for j in range(k)]
-                      for s in range(2**k)])
-    else:
-        w = np.array([[[_pair_weight(index, int(sizes[s])) if masks[s, i] and masks[s, j] and i != j else 0.0
-                        for j in range(k)] for i in range(k)] for s in range(2**k)])
-    w.setflags(write=False)
-    return w
+def modality_table(values: np.ndarray, modality_of: np.ndarray, n_modalities: int) -> np.ndarray:
+    """The modality game read from a dense table: ``u(A) = v(players of the modalities in A)``.
+
+    Parameters
+    ----------
+    values : array_like
+        A game's values on all ``2^n`` coalitions, bit order, shape ``(..., 2^n)``.
+    modality_of : array_like of int, shape (n,)
+        Each player's modality.
+    n_modalities : int
+        The number of modalities ``M``.
+
+    Returns
+    -------
+    ndarray
+        ``u(A)`` at ``[..., a]`` for the modalities whose bits are set in ``a``, shape ``(..., 2^M)``.
+
+    Examples
+    --------
+    >>> modality_table(np.arange(8.0), np.array([0, 0, 1]), 2).tolist()
+    [0.0, 3.0, 4.0, 7.0]
+    """
+    members = subset_masks(n_modalities)[:, np.asarray(modality_of, dtype=np.int64)]
+    return np.asarray(values)[..., coalition_index(members)]
+
+
+def _n_players_of(size: int) -> int:
+    n = size.bit_length() - 1
+    if size < 1 or 2**n != size:
+        raise ValueError(f"table: expected 2^n entries on the last axis, got {size}")
+    return n
+
+
+# ---------------------------------------------------------------------- transforms
+def _butterfly(a: np.ndarray, op: Callable[..., Any], into_superset: bool) -> np.ndarray:
+    """One pass per bit ``i``, in place: ``x[S ∪ i] op= x[S]`` (or ``x[S] op= x[S ∪ i]``)."""
+    lead, size = a.shape[:-1], a.shape[-1]
+    for i in range(_n_players_of(size)):
+        v = a.reshape(lead + (size >> (i + 1), 2, 2**i))
+        hi, lo = v[..., 1, :], v[..., 0, :]
+        if into_superset:
+            op(hi, lo, out=hi)
+        else:
+            op(lo, hi, out=lo)
+    return a
 
 
 def moebius_from_table(table: np.ndarray) -> np.ndarray:
     """Möbius coefficients from a game table over the last axis (``2^k`` entries, bit order).
 
-    ``m(T) = sum_{S subset T} (-1)^{|T|-|S|} v(S)``, by the fast transform (one pass per bit).
+    ``m(T) = sum_{S subset T} (-1)^{|T|-|S|} v(S)``, by the fast transform (one pass per bit,
+    ``O(k 2^k)``).
 
     Parameters
     ----------
@@ -77,19 +166,23 @@ def moebius_from_table(table: np.ndarray) -> np.ndarray:
     ndarray of float64
         The Möbius coefficients, same shape (a new array).
 
+    Raises
+    ------
+    ValueError
+        The last axis does not have ``2^k`` entries.
+
     Examples
     --------
     >>> moebius_from_table(np.array([0.0, 1.0, 2.0, 5.0])).tolist()
     [0.0, 1.0, 2.0, 2.0]
     """
-    m = np.array(table, dtype=np.float64, copy=True)
-    for hi, lo in _bit_steps(m.shape[-1]):
-        m[..., hi] -= m[..., lo]
-    return m
+    return _butterfly(np.array(table, dtype=np.float64, copy=True), np.subtract, True)
 
 
 def table_from_moebius(m: np.ndarray) -> np.ndarray:
     """The game table from Möbius coefficients (the inverse of :func:`moebius_from_table`).
+
+    ``v(S) = sum_{T subset S} m(T)``: subset sums.
 
     Parameters
     ----------
@@ -106,34 +199,226 @@ def table_from_moebius(m: np.ndarray) -> np.ndarray:
     >>> table_from_moebius(np.array([0.0, 1.0, 2.0, 2.0])).tolist()
     [0.0, 1.0, 2.0, 5.0]
     """
-    v = np.array(m, dtype=np.float64, copy=True)
-    for hi, lo in _bit_steps(v.shape[-1]):
-        v[..., hi] += v[..., lo]
-    return v
+    return _butterfly(np.array(m, dtype=np.float64, copy=True), np.add, True)
 
 
-def _first_weight(index: str, t: int) -> float:
-    """The weight of ``m(T)``, ``|T| = t``, in a player's first-order value."""
-    if index in ("SV", "SII"):
-        return 1.0 / t
-    if index in ("BV", "BII"):
-        return 1.0 / 2 ** (t - 1)
+def superset_sums(w: np.ndarray) -> np.ndarray:
+    """``out[T] = sum_{S ⊇ T} w[S]`` over all ``2^n`` coalitions (last axis), ``O(n 2^n)``.
+
+    Parameters
+    ----------
+    w : array_like
+        Values on all coalitions, shape ``(..., 2^n)``, in bit order.
+
+    Returns
+    -------
+    ndarray of float64
+        Same shape (a new array).
+
+    Examples
+    --------
+    >>> superset_sums(np.array([1.0, 2.0, 3.0, 4.0])).tolist()
+    [10.0, 6.0, 7.0, 4.0]
+    """
+    return _butterfly(np.array(w, dtype=np.float64, copy=True), np.add, False)
+
+
+# ---------------------------------------------------------------------- index definitions
+def index_divisor(index: str, order: int, t: Any) -> Any:
+    """The denominator of the weight of ``m(T)``, ``|T| = t``, in a first-order (pair) value.
+
+    A player's value (``order`` 1) is ``sum_{T ∋ i} m(T) / d(|T|)`` and a pair's (``order`` 2)
+    ``sum_{T ⊇ ij} m(T) / d(|T|)``: Shapley ``t``, Banzhaf ``2^(t-1)``, SII ``t - 1``, BII
+    ``2^(t-2)``, Shapley-Taylor pairs ``C(t, 2)``; ``"SII"``/``"BII"`` singletons are SV/BV
+    and ``"k-SII"`` pairs are SII. Shapley-Taylor and k-SII singletons are not of this form
+    (:func:`first_order_weight`). Integer ``t`` (or an integer array, ``t >= order``) gives
+    integers.
+
+    Parameters
+    ----------
+    index : str
+        One of :data:`INDICES`.
+    order : {1, 2}
+        First-order value or pair.
+    t : int or ndarray of int
+        The coalition size(s), at least ``order``.
+
+    Returns
+    -------
+    int or ndarray of int
+
+    Raises
+    ------
+    ValueError
+        ``index`` is unknown, or has no divisor of this order.
+
+    Examples
+    --------
+    >>> index_divisor("SV", 1, 3), index_divisor("BII", 2, 4), index_divisor("STII", 2, 4)
+    (3, 4, 6)
+    """
+    if order == 1 and index in ("SV", "SII"):
+        return t
+    if order == 1 and index in ("BV", "BII"):
+        return 2 ** (t - 1)
+    if order == 2 and index in ("SII", "k-SII", "SV"):
+        return t - 1
+    if order == 2 and index in ("BII", "BV"):
+        return 2 ** (t - 2)
+    if order == 2 and index == "STII":
+        return t * (t - 1) // 2
+    if index in INDICES:
+        raise ValueError(f"index: {index!r} has no divisor of order {order}")
+    raise ValueError(f"index: unknown index {index!r} (choose from {', '.join(INDICES)})")
+
+
+def first_order_weight(index: str, t: int) -> float:
+    """The weight of ``m(T)``, ``|T| = t >= 1``, in a player's first-order value.
+
+    ``1 / index_divisor(index, 1, t)``, except Shapley-Taylor of order 2 (``m({i})`` only:
+    1 for ``t = 1``, else 0) and k-SII of order 2 (``SV_i - 1/2 sum_j SII_ij``: 1 for ``t = 1``,
+    else ``1/t - 1/2``).
+
+    Examples
+    --------
+    >>> first_order_weight("SV", 4), first_order_weight("STII", 2), first_order_weight("k-SII", 4)
+    (0.25, 0.0, -0.25)
+    """
     if index == "STII":
         return 1.0 if t == 1 else 0.0
     if index == "k-SII":
         return 1.0 if t == 1 else 1.0 / t - 0.5
-    raise ValueError(f"index: unknown index {index!r} (choose from {', '.join(INDICES)})")
+    return 1.0 / index_divisor(index, 1, t)
 
 
-def _pair_weight(index: str, t: int) -> float:
-    """The weight of ``m(T)``, ``|T| = t >= 2``, in a pair's value."""
-    if index in ("SII", "k-SII", "SV"):
-        return 1.0 / (t - 1)
-    if index in ("BII", "BV"):
-        return 1.0 / 2 ** (t - 2)
+def pair_weight(index: str, t: int) -> float:
+    """The weight of ``m(T)``, ``|T| = t >= 2``, in a pair's value: ``1 / index_divisor(index, 2, t)``.
+
+    Examples
+    --------
+    >>> pair_weight("SII", 3), pair_weight("STII", 3)
+    (0.5, 0.3333333333333333)
+    """
+    return 1.0 / index_divisor(index, 2, t)
+
+
+# ---------------------------------------------------------------------- indices on dense tables
+def _dense_sums(m: np.ndarray, index: str, order: int) -> np.ndarray:
+    """``sum_{S ⊇ T} m(S) / d(|S|)`` for every ``T``, over the coalitions of at least ``order`` players."""
+    size = bit_matrix(_n_players_of(m.shape[-1])).sum(axis=1)
+    divisor = index_divisor(index, order, np.maximum(size, order))
+    return superset_sums(np.where(size >= order, m / divisor, 0.0))
+
+
+def first_order_from_moebius(m: np.ndarray, index: str = "SV") -> np.ndarray:
+    """Each player's first-order value from the Möbius coefficients of a dense table.
+
+    The same indices as :meth:`MoebiusGame.first_order`, by superset sums (``O(n 2^n)``).
+
+    Parameters
+    ----------
+    m : array_like
+        Möbius coefficients on all ``2^n`` coalitions, bit order, shape ``(..., 2^n)``
+        (:func:`moebius_from_table`).
+    index : {"SV", "BV", "STII", "k-SII", "SII", "BII"}
+        The index (default Shapley).
+
+    Returns
+    -------
+    ndarray of float64
+        Shape ``(..., n)``.
+
+    Raises
+    ------
+    ValueError
+        ``index`` is unknown, or the table does not have ``2^n`` entries.
+
+    Examples
+    --------
+    >>> m = moebius_from_table(np.array([0.0, 1.0, 0.0, 3.0]))
+    >>> first_order_from_moebius(m).tolist(), first_order_from_moebius(m, "k-SII").tolist()
+    ([2.0, 1.0], [1.0, 0.0])
+    """
+    m = np.asarray(m, dtype=np.float64)
+    singletons = 1 << np.arange(_n_players_of(m.shape[-1]))
     if index == "STII":
-        return 1.0 / comb(t, 2)
-    raise ValueError(f"index: unknown index {index!r} (choose from {', '.join(INDICES)})")
+        return m[..., singletons].copy()
+    if index == "k-SII":
+        return first_order_from_moebius(m, "SV") - 0.5 * interaction_matrix_from_moebius(m, "SII").sum(axis=-1)
+    return _dense_sums(m, index, 1)[..., singletons]
+
+
+def interaction_matrix_from_moebius(m: np.ndarray, index: str = "SII") -> np.ndarray:
+    """The dense pair matrix from the Möbius coefficients of a dense table, zero diagonal.
+
+    The same indices as :meth:`MoebiusGame.pair_values`, by superset sums (``O(n 2^n)``).
+
+    Parameters
+    ----------
+    m : array_like
+        Möbius coefficients on all ``2^n`` coalitions, bit order, shape ``(..., 2^n)``.
+    index : {"SII", "BII", "STII", "k-SII"}
+        The interaction index (``"SV"`` and ``"BV"`` are accepted as SII and BII).
+
+    Returns
+    -------
+    ndarray of float64
+        Symmetric matrices, shape ``(..., n, n)``.
+
+    Examples
+    --------
+    >>> m = moebius_from_table(np.array([0.0, 0, 0, 0, 0, 0, 0, 6.0]))
+    >>> interaction_matrix_from_moebius(m).tolist()
+    [[0.0, 3.0, 3.0], [3.0, 0.0, 3.0], [3.0, 3.0, 0.0]]
+    >>> float(interaction_matrix_from_moebius(m, "STII")[0, 1])
+    2.0
+    """
+    m = np.asarray(m, dtype=np.float64)
+    n = _n_players_of(m.shape[-1])
+    pair = _dense_sums(m, index, 2)
+    i, j = np.triu_indices(n, 1)
+    out = np.zeros(m.shape[:-1] + (n, n))
+    out[..., i, j] = out[..., j, i] = pair[..., (1 << i) | (1 << j)]
+    return out
+
+
+def indices_from_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shapley values ``(n,)`` and the SII matrix ``(n, n)`` from the values on all coalitions.
+
+    Parameters
+    ----------
+    values : array_like
+        A game's values on all ``2^n`` coalitions, in bit order.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Shapley values, shape ``(n,)``, and the symmetric SII matrix, shape ``(n, n)``.
+
+    Examples
+    --------
+    >>> phi, sii = indices_from_values(np.array([0.0, 0.0, 0.0, 2.0]))
+    >>> phi.tolist(), sii.tolist()
+    ([1.0, 1.0], [[0.0, 2.0], [2.0, 0.0]])
+    """
+    m = moebius_from_table(values)
+    return first_order_from_moebius(m, "SV"), interaction_matrix_from_moebius(m, "SII")
+
+
+# ---------------------------------------------------------------------- the sparse Möbius game
+@lru_cache(maxsize=None)
+def _weights(index: str, k: int, order: int) -> np.ndarray:
+    """``W[s, j]`` (order 1) or ``W[s, i, j]`` (order 2): the weight of subset ``s``'s coefficient."""
+    masks = subset_masks(k)
+    sizes = masks.sum(axis=1)
+    if order == 1:
+        w = np.array([[first_order_weight(index, int(sizes[s])) if masks[s, j] else 0.0 for j in range(k)]
+                      for s in range(2**k)])
+    else:
+        w = np.array([[[pair_weight(index, int(sizes[s])) if masks[s, i] and masks[s, j] and i != j else 0.0
+                        for j in range(k)] for i in range(k)] for s in range(2**k)])
+    w.setflags(write=False)
+    return w
 
 
 class MoebiusGame:
@@ -144,6 +429,11 @@ class MoebiusGame:
     planted player belongs to at most one term), so each index is a sum over one block's
     ``2^{|P_t|}`` Möbius coefficients, computed for all instances at once. Players in no
     block are dummies: every index gives them exactly 0.
+
+    This is the oracle, **not** a :class:`~mxbench.games.Game`: it holds the games of ``N``
+    instances at once, so :meth:`values` maps coalitions ``(B, n)`` to ``(N, B)``, and it
+    counts no queries (nothing here is explained; it is what explanations are checked
+    against). The game of one instance, with the game contract, is ``task.game(i)``.
 
     Parameters
     ----------
@@ -233,6 +523,34 @@ class MoebiusGame:
             table[:, 0] -= m[:, 0]  # the empty-set value already sits in `empty`
             out += table[:, local]
         return out
+
+    def restricted(self, keep: np.ndarray) -> "MoebiusGame":
+        """The same games with the players outside ``keep`` masked for good: ``v'(S) = v(S ∩ keep)``.
+
+        Parameters
+        ----------
+        keep : array_like of bool, shape (n_players,)
+            The players left in.
+
+        Returns
+        -------
+        MoebiusGame
+            The same blocks; a block's table reads only its kept players.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> g = MoebiusGame(3, np.zeros(1), [np.array([0, 1])], [np.array([[0.0, 1.0, 0.0, 3.0]])])
+        >>> g.restricted(np.array([True, False, True])).shapley().tolist()
+        [[1.0, 0.0, 0.0]]
+        """
+        keep = np.asarray(keep, dtype=bool).reshape(self.n_players)
+        constant = self.empty - sum((t[:, 0] for t in self.tables), np.zeros(self.n_instances))
+        tables = []
+        for b, t in zip(self.blocks, self.tables):
+            local_keep = int(sum(1 << j for j in range(len(b)) if keep[b[j]]))
+            tables.append(t[:, np.arange(t.shape[1]) & local_keep])
+        return MoebiusGame(self.n_players, constant, self.blocks, tables, self.modality_of, self.modality_names)
 
     # ------------------------------------------------------------------ first order
     def first_order(self, index: str = "SV") -> np.ndarray:
@@ -356,7 +674,7 @@ class MoebiusGame:
             raise ValueError(f"pairs: player ids must lie in 0..{self.n_players - 1}, got {tuple(bad.tolist())}")
         if (pairs[:, 0] == pairs[:, 1]).any():
             raise ValueError("pairs: a pair names the same player twice")
-        _pair_weight(index, 2)
+        pair_weight(index, 2)  # validates the index
         out = np.zeros((self.n_instances, len(pairs)))
         owner_a, owner_b = self._owner[pairs[:, 0]], self._owner[pairs[:, 1]]
         same = (owner_a == owner_b) & (owner_a >= 0)

@@ -14,13 +14,14 @@ zero patch, ``[MASK]`` token), the same everywhere.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from mxbench.explainers.base import as_game
 from mxbench.games import FunctionGame, Game
 from mxbench.spec import N_NEUTRAL
+from mxbench.task import InputGame
 from mxbench.validation.faithfulness import _query, normalise, ranking, top_k
 from mxbench.validation.truth import MetricError, Truth, make_rows
 
@@ -281,45 +282,6 @@ def synergistic_faithfulness(explanation: Any, truth: Truth, *, game: Any = None
 
 
 # ---------------------------------------------------------------------- unified stability
-class InputGame(Game):
-    """The game of one set of raw inputs: mask them by the one rule, then the model (or f*).
-
-    Parameters
-    ----------
-    task : Task
-        The task (its plan masks and decodes).
-    inputs : dict of str to ndarray
-        One instance's raw inputs per modality (no batch axis).
-    model : TrainedModel, optional
-        Anything with ``predict(inputs) -> (B,)``; None = the planted function f*.
-
-    Examples
-    --------
-    >>> import numpy as np, mxbench
-    >>> from mxbench.validation.truth import EXAMPLE_SPEC
-    >>> task = mxbench.generate(EXAMPLE_SPEC)
-    >>> g = InputGame(task, {k: v[2] for k, v in task.inputs.items()})
-    >>> c = np.array([[True, False, True, True, False, True]])
-    >>> bool(np.allclose(g(c), task.game(2)(c)))
-    True
-    """
-
-    def __init__(self, task: Any, inputs: Mapping[str, np.ndarray], model: Any = None) -> None:
-        super().__init__(task.n_players, task.modality_of, task.modality_names, task.player_names)
-        self.task = task
-        self.inputs = dict(inputs)
-        self.model = model
-
-    def _value(self, coalitions: np.ndarray) -> np.ndarray:
-        b = coalitions.shape[0]
-        raw = {k: np.broadcast_to(v, (b,) + v.shape) for k, v in self.inputs.items()}
-        masked = self.task.plan.mask(raw, coalitions)
-        if self.model is not None:
-            return np.asarray(self.model.predict(masked), dtype=np.float64)
-        plan = self.task.plan
-        return plan.f_star(plan.decode(masked))
-
-
 def perturb_inputs(task: Any, instance: int, epsilon: float, n_draws: int,
                    random_state: Any = 0) -> dict[str, np.ndarray]:
     """Small joint perturbations of one instance's raw inputs, every modality at once.
@@ -403,7 +365,7 @@ def unified_stability(explanation: Any, truth: Truth, *, explainer: Any = None, 
     ``L(x) = max_r ||E(x + δ_r) - E(x)||_2 / sum_m ||δ_{r,m}||_2`` over ``n_perturbations``
     joint perturbations of every modality (:func:`perturb_inputs`), ``δ_m`` measured on the
     decoded latents of modality ``m`` (one scale for columns, patches and tokens). Each
-    perturbed instance is re-explained on its own game (:class:`InputGame`: the model, or
+    perturbed instance is re-explained on its own game (:class:`~mxbench.task.InputGame`: the model, or
     the planted f*). Exact: the same ratio of the exact Shapley values of the perturbed
     instances' planted games. Rerun spread: the same instance re-explained with
     ``n_reruns`` other seeds (:func:`with_seed`),

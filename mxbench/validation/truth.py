@@ -20,7 +20,14 @@ import numpy as np
 import pandas as pd
 
 from mxbench.errors import MetricError  # noqa: F401  (re-exported: validators raise it)
-from mxbench.oracles.bruteforce import bit_matrix, coalition_index
+from mxbench.oracles.moebius import (
+    bit_matrix,
+    coalition_index,
+    first_order_from_moebius,
+    interaction_matrix_from_moebius,
+    modality_table,
+    moebius_from_table,
+)
 
 #: The columns of every validator's rows, in order.
 COLUMNS = ("task", "instance", "model", "explainer", "metric", "value")
@@ -238,16 +245,13 @@ class Truth:
         >>> t.shapley.tolist(), float(t.sii[0, 1]), t.roles.tolist()
         ([1.0, 1.0, 1.0], 2.0, ['unknown', 'unknown', 'unknown'])
         """
-        from mxbench.explainers.exact import indices_from_values, moebius, superset_sums
-
         n = int(game.n_players)
         if n > MAX_GAME_PLAYERS:
             raise MetricError(f"game: Truth.from_game enumerates at most {MAX_GAME_PLAYERS} players, got {n}")
         values = np.asarray(game(bit_matrix(n)), dtype=np.float64)
-        phi, sii = indices_from_values(values)
-        m = moebius(values)
-        size = bit_matrix(n).sum(axis=1)
-        bv = superset_sums(np.where(size > 0, m / 2.0 ** np.maximum(size - 1, 0), 0.0))[1 << np.arange(n)]
+        m = moebius_from_table(values)
+        phi, bv = first_order_from_moebius(m, "SV"), first_order_from_moebius(m, "BV")
+        sii = interaction_matrix_from_moebius(m, "SII")
         modality_of = np.asarray(getattr(game, "modality_of", np.zeros(n)), dtype=np.int64)
         names = tuple(getattr(game, "modality_names", ("all",)))[: int(modality_of.max()) + 1]
         task = task if task is not None else getattr(game, "task", None)
@@ -269,8 +273,8 @@ class Truth:
                     modality_influence=np.zeros(0), roles=roles, term_id=term_id, pairs=pairs,
                     v_full=float(values[-1]), v_empty=float(values[0]), modality_of=modality_of, modality_names=names,
                     player_names=list(getattr(game, "player_names", [f"p{i}" for i in range(n)])), _values=values)
-        mod_values = truth._modality_values()
-        truth.modality_shapley = indices_from_values(mod_values)[0]
+        mod_values = modality_table(values, modality_of, len(names))
+        truth.modality_shapley = first_order_from_moebius(moebius_from_table(mod_values), "SV")
         full_mask = 2 ** len(names) - 1
         truth.modality_influence = mod_values[-1] - mod_values[full_mask ^ (1 << np.arange(len(names)))]
         return truth
@@ -521,9 +525,7 @@ class Truth:
         """(player ids, Möbius coefficients over the block's subsets) of each block."""
         if "blocks" not in self._cache:
             if self._values is not None:
-                from mxbench.explainers.exact import moebius
-
-                m = moebius(self._values)
+                m = moebius_from_table(self._values)
                 m[0] = 0.0
                 self._cache["blocks"] = [(np.arange(self.n_players), m)]
             else:
@@ -532,11 +534,6 @@ class Truth:
                 for _, c in self._cache["blocks"]:
                     c[0] = 0.0
         return self._cache["blocks"]
-
-    def _modality_values(self) -> np.ndarray:
-        from mxbench.explainers.base import modality_coalitions
-
-        return self._values[coalition_index(modality_coalitions(self.modality_of, len(self.modality_names)))]
 
     def values(self, coalitions: np.ndarray) -> np.ndarray:
         """The exact game value of each coalition, shape ``(B,)``.
@@ -589,20 +586,9 @@ class Truth:
         """
         keep = np.asarray(keep, dtype=bool).reshape(self.n_players)
         if self._values is not None:
-            from mxbench.explainers.exact import indices_from_values
-
             keep_bits = int(coalition_index(keep[None, :])[0])
-            return indices_from_values(self._values[np.arange(len(self._values)) & keep_bits])[0]
-        from mxbench.oracles.moebius import MoebiusGame
-
-        o = self._oracle()
-        constant = o.empty - sum((t[:, 0] for t in o.tables), np.zeros(1))
-        tables = []
-        for b, t in zip(o.blocks, o.tables):
-            local_keep = int(sum(1 << j for j in range(len(b)) if keep[b[j]]))
-            tables.append(t[:, np.arange(t.shape[1]) & local_keep])
-        return MoebiusGame(self.n_players, constant, o.blocks, tables, self.modality_of,
-                           self.modality_names).shapley()[0]
+            return first_order_from_moebius(moebius_from_table(self._values[np.arange(len(self._values)) & keep_bits]))
+        return self._oracle().restricted(keep).shapley()[0]
 
     def symmetric_pairs(self) -> np.ndarray:
         """The pairs of players that are symmetric in the game, shape ``(K, 2)``, ``i < j``.

@@ -1,6 +1,6 @@
 """The report: leaderboard tables, the five questions of the benchmark, and PNG plots.
 
-:func:`write_report` reads a results frame (:func:`mxbench.validation.runner.validate`) and
+:func:`write_report` reads a results frame (:func:`mxbench.bench.runner.validate`) and
 writes ``report.md`` with:
 
 - the leaderboard (mean of the headline metrics per model and explainer), certified models and
@@ -31,7 +31,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from mxbench.validation.runner import MAX_MODEL_PLAYERS, PLANTED, RESULT_COLUMNS, RunnerError, beyond_models
+from mxbench.bench.runner import MAX_MODEL_PLAYERS, PLANTED, RESULT_COLUMNS, RunnerError, beyond_models, read_results
 from mxbench.validation.truth import MATERIAL_SHARE
 
 #: The headline metrics of the leaderboard, with the way each is better.
@@ -445,7 +445,7 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
     Parameters
     ----------
     results : DataFrame or path
-        A results frame, or a ``results.parquet`` written by :func:`~mxbench.validation.runner.write_results`.
+        A results frame, or a ``results.parquet`` written by :func:`~mxbench.bench.runner.write_results`.
     out : str or Path
         The report folder (created; files in it are replaced).
     task : Task, optional
@@ -453,7 +453,7 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
     players : dict of str to int, optional
         The number of players of each task (default: looked up in the named suites,
         :func:`task_players`): question 1 reads the tasks of more than
-        :data:`~mxbench.validation.runner.MAX_MODEL_PLAYERS` players one at a time, in
+        :data:`~mxbench.bench.runner.MAX_MODEL_PLAYERS` players one at a time, in
         multiples of ``n``.
 
     Raises
@@ -471,8 +471,6 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
     ...     "| planted | lemon | 0.750 |" in p.read_text()
     True
     """
-    from mxbench.validation.runner import read_results
-
     if not isinstance(results, pd.DataFrame):
         results = read_results(results)
     missing = [c for c in RESULT_COLUMNS if c not in results.columns]

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mxbench.errors import ExplainerError, MxbenchError
-from mxbench.task import Task
+from mxbench.task import Task, generate
 
 #: The columns of :func:`validate`'s frame, in order.
 RESULT_COLUMNS = ("task", "instance", "model", "certified", "explainer", "budget", "seed", "metric", "value")
@@ -163,7 +163,6 @@ def resolve_tasks(suite: str | Task | Sequence[Any], instances: int | None = Non
     >>> [t.spec.name for t in resolve_tasks("smoke", instances=16)]
     ['smoke-tab-txt', 'smoke-img-txt', 'smoke-mix3']
     """
-    import mxbench
     from mxbench.generators.suites import SUITES
 
     items = [suite] if isinstance(suite, (str, Path, Task)) else list(suite)
@@ -172,11 +171,11 @@ def resolve_tasks(suite: str | Task | Sequence[Any], instances: int | None = Non
         if isinstance(item, Task):
             tasks.append(item)
         elif isinstance(item, str) and item in SUITES:
-            tasks += mxbench.generate(item, instances=instances)
+            tasks += generate(item, instances=instances)
         elif isinstance(item, (str, Path)) and Path(item).is_dir():
-            from mxbench.data import dataset_folders
+            from mxbench.data import dataset_folders, load_dataset
 
-            tasks += [mxbench.load(folder) for folder in dataset_folders(item)]
+            tasks += [load_dataset(folder) for folder in dataset_folders(item)]
         else:
             raise RunnerError(f"suite: {item!r} is neither a suite name ({', '.join(SUITES)}), a dataset folder "
                               f"nor a Task")
@@ -195,7 +194,7 @@ def _settings_key(arch: str, seed: int, options: Mapping[str, Any]) -> str:
     its constructor defaults), so a change of defaults never reuses models trained the old way."""
     import inspect
 
-    from mxbench.models.train import ARCHITECTURES, architecture, resolve_config, train
+    from mxbench.models import ARCHITECTURES, architecture, resolve_config, train
     from mxbench.spec import canonical_json
 
     resolved: dict[str, Any] = {"train": {k: repr(p.default) for k, p in inspect.signature(train).parameters.items()
@@ -245,7 +244,7 @@ def train_models(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | P
     tasks : list of Task
         The tasks (each needs a training split).
     archs : list of str
-        Architecture names (:data:`mxbench.models.train.ARCHITECTURES`).
+        Architecture names (:data:`mxbench.models.ARCHITECTURES`).
     cache_dir : str or Path
         Where the model folders live; a folder already there is loaded, not retrained.
     seed : int
@@ -334,10 +333,10 @@ def _is_whitebox(name: str) -> bool:
 def beyond_models(n_players: int) -> bool:
     """Whether a task of ``n_players`` is larger than the trained architectures are built for.
 
-    True above :data:`MAX_MODEL_PLAYERS`. The main job (:func:`run`) explains such a task on its
-    planted game only, without the metrics that re-run the explainer (:data:`RERUN_METRICS`:
-    tens of seconds per explanation at a thousand players), and with curve budgets relative to
-    ``n`` (:func:`curve_budgets`).
+    True above :data:`MAX_MODEL_PLAYERS`. The main job (:func:`mxbench.bench.main.run`) explains
+    such a task on its planted game only, without the metrics that re-run the explainer
+    (:data:`RERUN_METRICS`: tens of seconds per explanation at a thousand players), and with curve
+    budgets relative to ``n`` (:func:`curve_budgets`).
 
     Examples
     --------
@@ -599,7 +598,7 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
 
 def _check_archs(archs: Iterable[str]) -> None:
     """Raise :class:`RunnerError` on a name that is not an architecture."""
-    from mxbench.models.train import ARCHITECTURES
+    from mxbench.models import ARCHITECTURES
 
     for arch in archs:
         if arch not in ARCHITECTURES:
@@ -659,9 +658,9 @@ def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: li
 
 def _slowness(model: str) -> int:
     """Sort key putting the slowest models first: the architectures in reverse order of
-    :data:`~mxbench.models.train.ARCHITECTURES` (fl_i2moe, transformer, fusion_mlp), then the
+    :data:`~mxbench.models.ARCHITECTURES` (fl_i2moe, transformer, fusion_mlp), then the
     planted game."""
-    from mxbench.models.train import ARCHITECTURES
+    from mxbench.models import ARCHITECTURES
 
     names = list(ARCHITECTURES)
     return -names.index(model) if model in names else 1
@@ -753,158 +752,3 @@ def read_results(path: str | Path) -> pd.DataFrame:
     if list(frame.columns) != list(RESULT_COLUMNS):
         raise RunnerError(f"results: {path} has columns {list(frame.columns)}, expected {list(RESULT_COLUMNS)}")
     return frame
-
-
-def _specialisation_job(task: Task, cache_dir: Path, options: Mapping[str, Any]) -> pd.DataFrame:
-    _limit_threads()
-    return specialisation_rows([task], cache_dir, options)
-
-
-def specialisation_rows(tasks: Sequence[Task], cache_dir: str | Path, train_options: Mapping[str, Any] | None = None,
-                        seed: int = 0) -> pd.DataFrame:
-    """Result rows of the FL-I2MoE specialisation check for each task's cached ``fl_i2moe`` model.
-
-    ``routing@{expert}`` is the expert's mean routing weight on test instances; for each planted
-    term kind, ``matching_share@{kind}`` is the mean share of a term carried by the expert of its
-    kind (:func:`mxbench.models.specialisation.expert_term_share`) and ``matching_top@{kind}`` the
-    fraction of terms whose largest share that expert carries. Rows have ``explainer =
-    "specialisation"`` and ``instance = -1``.
-
-    Examples
-    --------
-    >>> specialisation_rows([], "cache").columns.tolist() == list(RESULT_COLUMNS)
-    True
-    """
-    from mxbench.models import load
-    from mxbench.models.specialisation import expert_term_share, routing_summary
-
-    rows = []
-    for task in tasks:
-        folder = model_folder(cache_dir, task, "fl_i2moe", seed, train_options or {})
-        if not (folder / "config.json").is_file():
-            continue
-        model = load(folder, task)
-        certified = bool(model.certificate is not None and model.certificate.passed)
-        base = {"task": task.spec.name, "instance": -1, "model": "fl_i2moe", "certified": certified,
-                "explainer": "specialisation", "budget": -1, "seed": seed}
-        for r in routing_summary(model, task, instances=256).itertuples():
-            rows.append({**base, "metric": f"routing@{r.expert}", "value": float(r.mean_weight)})
-        share = expert_term_share(model, task, instances=64)
-        for kind, g in share.groupby("kind"):
-            mine = g[g["matching"]]
-            top = g.loc[g.groupby("term_id")["share"].idxmax()]
-            rows.append({**base, "metric": f"matching_share@{kind}", "value": float(mine["share"].mean())})
-            rows.append({**base, "metric": f"matching_top@{kind}", "value": float(top["matching"].mean())})
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-
-
-def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequence[str] | None = None,
-        explainers: Sequence[Any] = DEFAULT_EXPLAINERS, budgets: Sequence[int | None] = (None,),
-        instances: int = 4, train_options: Mapping[str, Any] | None = None, n_jobs: int | None = None,
-        progress: bool = True) -> Path:
-    """The main job: generate, train, explain, validate and report; return the report's path.
-
-    Writes ``out/data`` (the suite's Parquet datasets; reused when already there and intact),
-    ``out/models`` (trained models; reused), ``out/results.parquet`` and ``out/report/``. The
-    metrics that re-run the explainer (:data:`RERUN_METRICS`) are computed on the planted games
-    only; every other metric on every model. A second pass explains the planted games at the
-    budgets of :func:`curve_budgets` with :data:`CURVE_EXPLAINERS` (recovery against queries,
-    question 1 of the report).
-
-    A suite with a task of more than :data:`MAX_MODEL_PLAYERS` players (:func:`beyond_models`;
-    the ``paper`` suite) runs on the planted games only by default (one printed line says so):
-    the architectures are not built for that many players. On such tasks the metrics that
-    re-run the explainer are left out (they re-run it once per modality or perturbation: 20-50 s
-    per explanation at a thousand players) and the curve budgets are ``n/4`` to ``4n``. An
-    explainer that cannot run on a task at any budget (:func:`skip_reason`; e.g. the all-pairs
-    interaction probes on hundreds of players) is left out there, with one printed line per
-    explainer saying why.
-
-    Parameters
-    ----------
-    suite : str
-        A suite name.
-    out : str or Path
-        The output folder.
-    models : list of str, optional
-        As in :func:`validate`; default :data:`DEFAULT_MODELS`, or ``["planted"]`` when a task
-        of the suite is beyond the models.
-    explainers, budgets, instances, train_options, n_jobs, progress
-        As in :func:`validate`.
-
-    Returns
-    -------
-    Path
-        ``out/report/report.md``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as d:  # doctest: +SKIP
-    ...     run("smoke", d)
-    """
-    from mxbench.data import load_suite, write
-    from mxbench.generators.suites import SUITES, suite_specs
-    from mxbench.validation.report import write_report
-
-    if suite not in SUITES:
-        raise RunnerError(f"suite: unknown suite {suite!r} (choose from {', '.join(SUITES)})")
-    largest = max(spec.n_players for spec in suite_specs(suite))
-    if models is None:
-        models = [PLANTED] if beyond_models(largest) else list(DEFAULT_MODELS)
-        if beyond_models(largest):
-            print(f"mxbench: suite {suite!r} has tasks of up to {largest} players, more than the "
-                  f"{MAX_MODEL_PLAYERS} the trained architectures are built for: models skipped, explaining the "
-                  f"planted games only")
-    specs = explainer_specs(explainers)
-    _check_grid(models, budgets, (0,), instances, None)
-    out = Path(out)
-    data = out / "data"
-    if (data / "suite.json").is_file():
-        tasks = list(load_suite(data).values())
-    else:
-        write(suite, data, overwrite=data.exists(), progress=progress)
-        tasks = list(load_suite(data).values())
-    from tqdm.auto import tqdm
-
-    from mxbench.validation import METRICS
-
-    cheap = [m for m in METRICS if m not in RERUN_METRICS]
-    trained = [m for m in models if m != PLANTED]
-    cache, options = out / "models", dict(train_options or {})
-    curve_specs = explainer_specs(CURVE_EXPLAINERS)
-    curve_metrics = ["auroc", "modality_share_error", "n_queries"]
-    skips = _skips(tasks, specs, budgets)
-    curve_skips = {key: reason for task in tasks
-                   for key, reason in _skips([task], curve_specs, curve_budgets(task.n_players)).items()}
-    for line in _skip_lines(skips, specs) + _skip_lines(curve_skips, curve_specs):
-        print(f"mxbench: {line}")
-    small = [t for t in tasks if not beyond_models(t.n_players)]
-    large = sorted((t for t in tasks if beyond_models(t.n_players)), key=lambda t: -t.n_players)
-    # one pool for everything, in priority order: training (longest first), the units on the
-    # trained models, the specialisation check, the planted units, the recovery-against-queries
-    # curve; units start as soon as their model is trained. Tasks beyond the models come before
-    # the planted units of the others, largest first and their curve first: their curve units
-    # are the longest jobs of such a run.
-    units = _unit_jobs("models", tasks, trained, specs, budgets, (0,), instances, cheap, cache, options, skips)
-    if "fl_i2moe" in trained:
-        units += [(("specialisation", task.spec.name), _specialisation_job, (task, cache, options),
-                   (("train", task.spec.name, "fl_i2moe"),)) for task in tasks]
-    for task in large:
-        units += _unit_jobs("curve", [task], [PLANTED], curve_specs, curve_budgets(task.n_players), (0,), instances,
-                            curve_metrics, cache, options, curve_skips)
-        if PLANTED in models:
-            units += _unit_jobs("planted", [task], [PLANTED], specs, budgets, (0,), instances, cheap, cache, options,
-                                skips)
-    if PLANTED in models:
-        units += _unit_jobs("planted", small, [PLANTED], specs, budgets, (0,), instances, None, cache, options, skips)
-    units += _unit_jobs("curve", small, [PLANTED], curve_specs, CURVE_BUDGETS, (0,), instances, curve_metrics, cache,
-                        options, curve_skips)
-    jobs = _train_jobs(tasks, trained, cache, 0, options) + units
-    bar = tqdm(total=len(jobs), desc="run", unit="job", disable=not progress)
-    done = _run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
-    bar.close()
-    results = _tidy([done[job[0]] for job in units])
-    write_results(results, out / "results.parquet")
-    return write_report(results, out / "report", task=min(tasks, key=lambda t: t.n_players),
-                        players={t.spec.name: t.n_players for t in tasks})

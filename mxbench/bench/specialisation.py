@@ -47,7 +47,7 @@ import pandas as pd
 import torch
 
 from mxbench.games import Game
-from mxbench.models.train import ModelError, to_tensors
+from mxbench.models.common import ModelError, to_tensors
 from mxbench.oracles.moebius import moebius_from_table, subset_masks
 from mxbench.task import Task
 
