@@ -1,4 +1,4 @@
-"""Benchmark of the black-box explainers (issue 4, "Speed"): queries to accuracy, side by side.
+"""Benchmark of the black-box explainers ("Speed"): queries to accuracy, side by side.
 
 Every figure below is measured in one run, single-threaded (numpy/BLAS and torch limited to one
 thread), on CPU. Every explainer runs at its documented defaults and at the best of a few

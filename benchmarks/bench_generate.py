@@ -7,7 +7,7 @@ same child then reads the tables it wrote back into memory and times pyarrow wri
 again with the same options and row-group sizes: the pure write, the floor any Parquet
 writer pays. The ratio of the two is the cost of generating the data and its truth.
 
-Goals (issue 2): at most 2x the pure write; memory flat as instances grow.
+Goals: at most 2x the pure write; memory flat as instances grow.
 
 Run::
 

@@ -7,7 +7,7 @@ certified or not). Then, for each architecture on one task, time ``model.game(ta
 a batch of random coalitions against a raw batched forward pass of the same masked inputs
 already in tensors; the ratio is the game's overhead (masking, conversion, counting).
 
-Goals (issue 3): every architecture certified on every smoke task; smoke training under
+Goals: every architecture certified on every smoke task; smoke training under
 30 s per model on 2 cores; game overhead under 10%.
 
 Run::

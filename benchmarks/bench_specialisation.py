@@ -6,7 +6,7 @@ once on every smoke task, then prints:
 
 1. the routing table: per task, the mean routing weight of each expert on held-out unmasked
    instances (mean over seeds, with the spread), the matching expert, and in how many seeds it
-   has the largest mean weight (the FL-I2MoE authors' check on XOR data, ``research/fl_i2moe.md``
+   has the largest mean weight (the FL-I2MoE authors' check on XOR data, ``docs/reconstructions.md``
    §9);
 2. the expert x term-kind table: for every planted term, how much of its pure interaction
    (top Möbius coefficient) each expert carries, by role (the unique expert of the term's own

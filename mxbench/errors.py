@@ -85,6 +85,24 @@ class ExplainerError(MxbenchError):
     """
 
 
+class BudgetError(ExplainerError):
+    """The budget is below the smallest the explainer's method can work with (the message starts ``budget:``).
+
+    A benchmark grid skips an explainer quietly where this is the reason, and warns on any other
+    :class:`ExplainerError`.
+
+    Examples
+    --------
+    >>> from mxbench.errors import BudgetError
+    >>> from mxbench.explainers import Exact
+    >>> try:
+    ...     Exact(budget=3).explain(lambda c: c.sum(axis=1) * 1.0, n_players=2)
+    ... except BudgetError as e:
+    ...     print(e)
+    budget: Exact needs at least 4 coalitions on 2 players, got 3
+    """
+
+
 class MetricError(MxbenchError):
     """A validator was given a bad argument: an unknown metric name, a missing game or explainer.
 

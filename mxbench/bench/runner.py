@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mxbench.errors import ExplainerError, MxbenchError
+from mxbench.errors import BudgetError, ExplainerError, MxbenchError
 from mxbench.task import Task, generate
 
 #: The columns of :func:`validate`'s frame, in order.
@@ -410,7 +410,7 @@ def skip_reason(name: str, params: Mapping[str, Any], task: Task, budgets: Seque
     'needs at least 60 queries on 30 players, more than its largest budget here, 32'
     """
     from mxbench.explainers import EXPLAINERS
-    from mxbench.explainers.base import min_budget_of
+    from mxbench.explainers.base import init_params, min_budget_of
 
     name, params = explainer_specs([(name, params)])[0]
     if _is_whitebox(name):
@@ -421,7 +421,7 @@ def skip_reason(name: str, params: Mapping[str, Any], task: Task, budgets: Seque
     need = min_budget_of(explainer, n, np.asarray(task.modality_of))
     own = getattr(explainer, "budget", None)
     own = own if own is not None else explainer.default_budget(n)
-    budgeted = "budget" in cls.__init__.__code__.co_varnames
+    budgeted = "budget" in init_params(cls)
     caps = [b if b is not None else own for b in (budgets if budgeted else (None,))]
     if any(need <= (MAX_QUERIES if cap is None else cap) for cap in caps):
         return None
@@ -457,6 +457,7 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
               metrics: Sequence[str] | None) -> pd.DataFrame:
     _limit_threads()
     from mxbench.explainers import EXPLAINERS
+    from mxbench.explainers.base import BudgetExceeded, clone, init_params
     from mxbench.models import load
     from mxbench.validation import evaluate, get_metric
     from mxbench.validation.truth import Truth
@@ -470,15 +471,13 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
         whitebox = _is_whitebox(name)
         if whitebox and model is None:
             continue
-        budgeted = "budget" in cls.__init__.__code__.co_varnames and not whitebox
+        budgeted = "budget" in init_params(cls) and not whitebox
         for budget in (budgets if budgeted else (None,)):
             for seed in seeds:
-                kwargs = dict(params)
+                overrides = {"random_state": seed}
                 if budgeted and budget is not None:
-                    kwargs["budget"] = int(budget)
-                if "random_state" in cls.__init__.__code__.co_varnames:
-                    kwargs["random_state"] = seed
-                explainer = cls(**kwargs)
+                    overrides["budget"] = int(budget)
+                explainer = clone(cls(**params), **overrides)
                 if whitebox and explainer.unsupported_reason(model, task) is not None:
                     break  # white-box methods run only on the architectures they apply to
                 chosen = None if metrics is None else [m for m in metrics
@@ -490,8 +489,9 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
                     except ExplainerError as err:
                         if i == rows[0]:  # the method does not apply here (a budget below its minimum,
                             # an architecture without attention): skip it on this unit; a budget
-                            # below the minimum is the documented grid behaviour, anything else is said
-                            if not str(err).startswith("budget:"):
+                            # below the minimum (or one the method overran) is the documented grid
+                            # behaviour, anything else is said
+                            if not isinstance(err, (BudgetError, BudgetExceeded)):
                                 warnings.warn(f"{name} skipped on {task.spec.name} / {model_name}: {err}",
                                               stacklevel=1)
                             break

@@ -1,6 +1,6 @@
 """The FL-I2MoE specialisation check: does each expert do the job its name says?
 
-Two measurements on a trained FL-I2MoE model (``research/fl_i2moe.md`` §1-§3, §9):
+Two measurements on a trained FL-I2MoE model (``docs/reconstructions.md`` §4, §5, §9):
 
 **Routing** (:func:`routing_summary`). On a task whose whole signal is of one modality-level kind
 (:func:`matching_expert`: unique to modality ``m``, purely synergistic across modalities, or

@@ -37,6 +37,7 @@ import numpy as np
 
 from mxbench.errors import ExplainerError
 from mxbench.explainers.base import BudgetedGame, Explainer
+from mxbench.explainers.params import check_bool, check_choice, check_int
 
 __all__ = ["MissingDependencyError", "ShapExplainer", "ShapiqApproximator", "ShapiqExplainer", "CaptumExplainer",
            "ADAPTERS", "make_adapter"]
@@ -102,18 +103,6 @@ def _matrix_fn(game: BudgetedGame):
 def _pairs_dict(matrix: np.ndarray) -> dict[tuple[int, int], float]:
     i, j = np.triu_indices(matrix.shape[0], 1)
     return {(int(a), int(b)): float(matrix[a, b]) for a, b in zip(i, j)}
-
-
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in options:
-        raise ExplainerError(f"{name}: expected one of {', '.join(options)}, got {value!r}")
-    return value
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ExplainerError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
 
 
 # ---------------------------------------------------------------------- shap
@@ -191,7 +180,7 @@ class ShapExplainer(Explainer):
         return None
 
     def min_budget(self, n_players: int) -> int:
-        method = _choice("method", self.method, SHAP_METHODS)
+        method = check_choice("method", self.method, SHAP_METHODS)
         if method == "KernelExplainer":
             return min(n_players + 1, 2**n_players)
         if method == "PermutationExplainer":
@@ -199,9 +188,8 @@ class ShapExplainer(Explainer):
         return 2**n_players
 
     def _check_params(self, game: Any) -> None:
-        _choice("method", self.method, SHAP_METHODS)
-        if not isinstance(self.interactions, (bool, np.bool_)):
-            raise ExplainerError(f"interactions: expected True or False, got {self.interactions!r}")
+        check_choice("method", self.method, SHAP_METHODS)
+        check_bool("interactions", self.interactions)
         if self.interactions and self.method != "ExactExplainer":
             raise ExplainerError(f"interactions: only ExactExplainer gives interactions, got method={self.method!r}")
         _require("shap", "ShapExplainer")
@@ -362,7 +350,7 @@ class ShapiqApproximator(Explainer):
         shapiq = _require("shapiq", "ShapiqApproximator")
         if not isinstance(self.approximator, str):
             raise ExplainerError(f"approximator: expected a shapiq approximator name, got {self.approximator!r}")
-        order = _positive_int("max_order", self._order())
+        order = check_int("max_order", self._order(), expected="a positive integer")
         if self.approximator == "ExactComputer":
             return None
         approximators = importlib.import_module("shapiq.approximator")
@@ -473,8 +461,8 @@ class ShapiqExplainer(Explainer):
 
     def _make(self, game: BudgetedGame, seed: int) -> Any:
         shapiq = _require("shapiq", "ShapiqExplainer")
-        kind = _choice("explainer", self.explainer, SHAPIQ_EXPLAINERS)
-        order = _positive_int("max_order", self.max_order)
+        kind = check_choice("explainer", self.explainer, SHAPIQ_EXPLAINERS)
+        order = check_int("max_order", self.max_order, expected="a positive integer")
         n = game.n_players
         try:
             if kind == "AgnosticExplainer":
@@ -489,8 +477,8 @@ class ShapiqExplainer(Explainer):
 
     def _check_params(self, game: Any) -> None:
         _require("shapiq", "ShapiqExplainer")
-        _choice("explainer", self.explainer, SHAPIQ_EXPLAINERS)
-        _positive_int("max_order", self.max_order)
+        check_choice("explainer", self.explainer, SHAPIQ_EXPLAINERS)
+        check_int("max_order", self.max_order, expected="a positive integer")
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
         import warnings
@@ -591,7 +579,7 @@ class CaptumExplainer(Explainer):
         return None
 
     def min_budget(self, n_players: int) -> int:
-        method = _choice("method", self.method, CAPTUM_METHODS)
+        method = check_choice("method", self.method, CAPTUM_METHODS)
         if method == "IntegratedGradients":
             return 2**n_players
         if method in ("ShapleyValueSampling", "FeatureAblation"):
@@ -599,8 +587,8 @@ class CaptumExplainer(Explainer):
         return 2
 
     def _check_params(self, game: Any) -> None:
-        _choice("method", self.method, CAPTUM_METHODS)
-        _positive_int("n_steps", self.n_steps)
+        check_choice("method", self.method, CAPTUM_METHODS)
+        check_int("n_steps", self.n_steps, expected="a positive integer")
         if self.method == "IntegratedGradients" and game.n_players > MAX_MULTILINEAR_PLAYERS:
             raise ExplainerError(f"n_players: the multilinear extension holds 2^n values, at most "
                                  f"{MAX_MULTILINEAR_PLAYERS} players, got {game.n_players}")

@@ -19,6 +19,7 @@ them and :class:`Explanation.params` records them.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mxbench.errors import ExplainerError, GameError
+from mxbench.errors import BudgetError, ExplainerError, GameError
 from mxbench.games import FunctionGame, Game
 
 
@@ -358,6 +359,63 @@ def min_budget_of(explainer: Any, n_players: int, modality_of: np.ndarray | None
                else method(n_players))
 
 
+def init_params(cls: type) -> tuple[str, ...]:
+    """The names of the parameters of ``cls``'s constructor (``self``, ``*args`` and ``**kwargs`` left out).
+
+    Parameters
+    ----------
+    cls : type
+        An explainer class (or any class).
+
+    Returns
+    -------
+    tuple of str
+        The names, in the constructor's order.
+
+    Examples
+    --------
+    >>> from mxbench.explainers import KernelSHAP
+    >>> init_params(KernelSHAP)
+    ('budget', 'paired', 'random_state')
+    """
+    sig = inspect.signature(cls.__init__)
+    return tuple(p for p, v in sig.parameters.items() if p != "self"
+                 and v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD))
+
+
+def clone(explainer: Any, **overrides: Any) -> Any:
+    """A fresh explainer of the same class from its parameters (scikit-learn ``clone``), with ``overrides``.
+
+    The parameters (:meth:`Explainer.get_params`) are deep-copied, so the copy shares no state
+    with ``explainer`` (a numpy ``Generator`` as ``random_state`` is copied with its state); the
+    overrides are passed as given. An override the constructor does not take is left out, so
+    ``clone(e, budget=64, random_state=1)`` sets whichever of the two ``e`` has.
+
+    Parameters
+    ----------
+    explainer : Explainer or WhiteBoxExplainer
+        Any object with ``get_params()`` whose constructor takes those parameters back.
+    **overrides
+        New values of constructor parameters.
+
+    Returns
+    -------
+    Explainer
+        A new object of ``type(explainer)``.
+
+    Examples
+    --------
+    >>> from mxbench.explainers import Exact, KernelSHAP
+    >>> clone(KernelSHAP(budget=64), budget=16)
+    KernelSHAP(budget=16, paired=True, random_state=0)
+    >>> clone(Exact(), random_state=5, paired=False)        # Exact has no ``paired``
+    Exact(budget=None, random_state=5)
+    """
+    params = copy.deepcopy(explainer.get_params())
+    params.update((k, v) for k, v in overrides.items() if k in params)
+    return type(explainer)(**params)
+
+
 class Explainer:
     """Base class of the black-box explainers: ``explain(game) -> Explanation``.
 
@@ -398,9 +456,7 @@ class Explainer:
         >>> KernelSHAP(budget=64, random_state=1).get_params()["budget"]
         64
         """
-        sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self"
-                and sig.parameters[p].kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+        return {p: getattr(self, p) for p in init_params(type(self))}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -457,8 +513,8 @@ class Explainer:
                 raise ExplainerError(f"budget: expected an integer, got {budget!r}")
             need = min_budget_of(self, g.n_players, g.modality_of)
             if budget < need:
-                raise ExplainerError(f"budget: {type(self).__name__} needs at least {need} coalitions on "
-                                     f"{g.n_players} players, got {budget}")
+                raise BudgetError(f"budget: {type(self).__name__} needs at least {need} coalitions on "
+                                  f"{g.n_players} players, got {budget}")
         bg = BudgetedGame(g, None if budget is None else int(budget))
         rng = np.random.default_rng(self.random_state)
         start = time.perf_counter()

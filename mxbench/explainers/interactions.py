@@ -1,6 +1,6 @@
 """The FL-I2MoE interaction probes: a Monte Carlo SII probe and a redundancy-gap score.
 
-Both follow ``research/fl_i2moe.md`` §4–§5 (a reconstruction: the FL-I2MoE paper's exact
+Both follow ``docs/reconstructions.md`` §6–§7 (a reconstruction: the FL-I2MoE paper's exact
 definitions are not public). They explain chosen player pairs ``(i, j)`` of a game through the
 discrete second derivative
 
@@ -74,8 +74,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from mxbench.errors import ExplainerError
+from mxbench.errors import BudgetError, ExplainerError
 from mxbench.explainers.base import BudgetedGame, Explainer, Explanation, check_pairs, coalition_keys
+from mxbench.explainers.params import check_choice, check_int
 
 #: Draws per pair when ``budget`` is None.
 DEFAULT_DRAWS = 128
@@ -110,19 +111,13 @@ def _check_common(probe: "_PairProbe") -> None:
     """Validate the parameters every pair probe shares (before any game query)."""
     pairs = probe.pairs
     if isinstance(pairs, str):
-        if pairs not in PAIR_MODES:
-            raise ExplainerError(f"pairs: expected one of {PAIR_MODES} or a list of (i, j), got {pairs!r}")
-    top_k = probe.top_k
-    if not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 2:
-        raise ExplainerError(f"top_k: expected an integer >= 2, got {top_k!r}")
+        check_choice("pairs", pairs, PAIR_MODES, expected=f"one of {PAIR_MODES} or a list of (i, j)")
+    check_int("top_k", probe.top_k, 2)
     cand = probe.candidates
     if cand is not None and not isinstance(cand, Explanation):
         raise ExplainerError(f"candidates: expected an Explanation or None, got {type(cand).__name__}")
-    if not isinstance(probe.screen, str) or probe.screen not in SCREENS:
-        raise ExplainerError(f"screen: expected one of {SCREENS}, got {probe.screen!r}")
-    cap = probe.max_players
-    if cap is not None and (not isinstance(cap, (int, np.integer)) or isinstance(cap, bool) or cap < 2):
-        raise ExplainerError(f"max_players: expected None or an integer >= 2, got {cap!r}")
+    check_choice("screen", probe.screen, SCREENS, expected=f"one of {SCREENS}")
+    check_int("max_players", probe.max_players, 2, allow_none=True)
 
 
 def _pairs_for(probe: "_PairProbe", n: int, modality_of: np.ndarray | None) -> list[tuple[int, int]] | None:
@@ -353,7 +348,7 @@ def _sample_rounds(game: BudgetedGame, rng: np.random.Generator, pairs: list[tup
         if fit < b:
             break
     if done == 0:  # pragma: no cover - min_budget makes the first round fit
-        raise ExplainerError(f"budget: {game.remaining} coalitions left, too few for one draw of {n_pairs} pairs")
+        raise BudgetError(f"budget: {game.remaining} coalitions left, too few for one draw of {n_pairs} pairs")
     all_keys = np.concatenate([k for k, _ in row_blocks])
     all_rows = np.concatenate([r for _, r in row_blocks])
     uniq, first = np.unique(all_keys, return_index=True)
@@ -505,8 +500,8 @@ class _PairProbe(Explainer):
 
     def _check_budget(self, game: BudgetedGame, need: int) -> None:
         if game.remaining is not None and game.remaining < need:
-            raise ExplainerError(f"budget: {type(self).__name__} needs at least {need} coalitions for these pairs "
-                                 f"on {game.n_players} players, got {game.budget}")
+            raise BudgetError(f"budget: {type(self).__name__} needs at least {need} coalitions for these pairs "
+                              f"on {game.n_players} players, got {game.budget}")
 
     def _max_rounds(self, game: BudgetedGame, n_pairs: int) -> int:
         if game.budget is None:
@@ -548,7 +543,7 @@ class SIIProbe(_PairProbe):
 
     For each pair, ``SII(i, j)`` is estimated by the mean of ``Δ_ij(S)`` over draws of a size
     ``s ~ U{0..n-2}`` and a uniform ``S`` of that size in ``N ∖ {i, j}`` — an unbiased estimator
-    (``research/fl_i2moe.md`` §4; the sampling shared across pairs is described in the module
+    (``docs/reconstructions.md`` §6; the sampling shared across pairs is described in the module
     docstring). A positive value means the pair is worth more together than apart *in the
     direction the game is scored*; because a planted term's effect can have either sign, the
     sign-free reading is ``extras["oriented_sii"]`` (below): positive for synergy, negative
@@ -666,7 +661,7 @@ class SIIProbe(_PairProbe):
 class RedundancyGap(_PairProbe):
     """Redundancy-gap score of player pairs (FL-I2MoE, reconstructed): high for substitutable pairs.
 
-    ``research/fl_i2moe.md`` §5 leaves the definition open; three forms are offered, with
+    ``docs/reconstructions.md`` §7 leaves the definition open; three forms are offered, with
     ``Δ_ij(S)`` and ``J_ij(S) = v(S ∪ {i,j}) - v(S)`` as in the module docstring and ``S`` drawn
     as for the SII (``s ~ U{0..n-2}``, ``S`` uniform of size ``s`` in ``N ∖ {i, j}``):
 
@@ -751,8 +746,7 @@ class RedundancyGap(_PairProbe):
         self.random_state = random_state
 
     def _check_form(self) -> None:
-        if self.form not in RG_FORMS:
-            raise ExplainerError(f"form: expected one of {RG_FORMS}, got {self.form!r}")
+        check_choice("form", self.form, RG_FORMS, expected=f"one of {RG_FORMS}")
 
     def _draw_cost(self, n_pairs: int, n_players_in_pairs: int) -> int:
         if self.form == "removal":

@@ -36,8 +36,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from mxbench.errors import ExplainerError
 from mxbench.explainers.base import BudgetedGame, Explainer, coalition_keys, full_and_empty
+from mxbench.explainers.params import check_bool
 
 #: Sampling rounds tried before giving up on filling the budget with distinct coalitions.
 MAX_ROUNDS = 64
@@ -286,8 +286,7 @@ class KernelSHAP(Explainer):
         return min(2 * n_players if self.paired else n_players + 1, 2**n_players)
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
-        if not isinstance(self.paired, (bool, np.bool_)):
-            raise ExplainerError(f"paired: expected True or False, got {self.paired!r}")
+        check_bool("paired", self.paired)
         n = game.n_players
         n_samples = min(game.remaining, 2**n) - 2
         n_sizes = n // 2  # size pairs (s, n - s), s = 1..ceil((n-1)/2)

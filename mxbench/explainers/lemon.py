@@ -6,15 +6,13 @@ The paper's method section is not public; :class:`LEMON` says what is reconstruc
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import Any, Mapping
 
 import numpy as np
 
-from mxbench.errors import ExplainerError
 from mxbench.explainers.base import BudgetedGame, Explainer, full_and_empty, modality_coalitions, modality_sums
 from mxbench.oracles.moebius import indices_from_values
-from mxbench.explainers.lime import check_positive
+from mxbench.explainers.params import check_bool, check_choice, check_int, check_positive, check_unit
 from mxbench.explainers.surrogate import (
     cosine_distance_to_full,
     ends_masks,
@@ -29,18 +27,6 @@ from mxbench.explainers.surrogate import (
 )
 
 
-def _check_unit(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= value <= 1.0:
-        raise ExplainerError(f"{name}: expected a number in [0, 1], got {value!r}")
-    return float(value)
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ExplainerError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 #: The budget used when ``budget`` is None (chosen from the measurements on the ``standard`` suite).
 DEFAULT_BUDGET = 1024
 #: The pilot fit of the ``lam="auto"`` rule runs at this fraction of ``λ_max``.
@@ -52,7 +38,7 @@ ENDS_LAM_RATIO = 0.01
 #: The rules for ``λ`` besides a number: the design's default, a fraction of ``λ_max``, the noise-calibrated rule.
 LAM_RULES = ("auto", "ratio", "null")
 #: Each design's defaults for the parameters left None: the l1 share ``alpha``, ``refit`` and
-#: FISTA's ``tol`` (measured on the ``paper`` and ``standard`` suites; ``docs/design.md``).
+#: FISTA's ``tol`` (measured on the ``paper`` and ``standard`` suites; ``docs/notes-2026-12-06.md``).
 VARIANT_DEFAULTS = {"ends": {"alpha": 0.95, "refit": False, "tol": 1e-7},
                     "lime": {"alpha": 0.25, "refit": True, "tol": 1e-10}}
 
@@ -89,7 +75,7 @@ class LEMON(Explainer):
     group lasso, one group per modality) that yields modality-level and feature-level
     explanations jointly, with few forward passes and stable re-runs. Its sampling, kernel,
     penalty weights, solver, choice of ``λ`` and modality aggregate are unpublished; what follows
-    is our reconstruction (``docs/design.md``, section LEMON), not the paper's equations.
+    is our reconstruction (``docs/reconstructions.md`` §2 and ``docs/design.md`` §7), not the paper's equations.
 
     Both designs share the surrogate and its outputs. **Surrogate**: the SGL form of Simon et
     al. (2013), ``min (1/2) Σ π̄_i (y_i - β0 - z_iᵀβ)² + λ[(1-α) Σ_m √d_m ‖β_{G_m}‖₂ + α‖β‖₁]``
@@ -216,27 +202,23 @@ class LEMON(Explainer):
         return VARIANT_DEFAULTS[self.variant][name]
 
     def _check(self) -> dict[str, Any]:
-        if not isinstance(self.variant, str) or self.variant not in VARIANTS:
-            raise ExplainerError(f"variant: expected one of {VARIANTS}, got {self.variant!r}")
-        p = {"variant": self.variant,
-             "set_size": None if self.set_size is None else _check_int("set_size", self.set_size, 1),
+        p = {"variant": check_choice("variant", self.variant, VARIANTS, expected=f"one of {VARIANTS}"),
+             "set_size": check_int("set_size", self.set_size, 1, allow_none=True, expected="an integer >= 1"),
              "kernel_width": check_positive("kernel_width", self.kernel_width),
-             "alpha": self._default("alpha") if self.alpha is None else _check_unit("alpha", self.alpha),
-             "whole_rate": _check_unit("whole_rate", self.whole_rate),
-             "n_flips": _check_int("n_flips", self.n_flips, 1),
-             "max_iter": _check_int("max_iter", self.max_iter, 1),
+             "alpha": self._default("alpha") if self.alpha is None else check_unit("alpha", self.alpha),
+             "whole_rate": check_unit("whole_rate", self.whole_rate),
+             "n_flips": check_int("n_flips", self.n_flips, 1),
+             "max_iter": check_int("max_iter", self.max_iter, 1),
              "tol": self._default("tol") if self.tol is None else check_positive("tol", self.tol)}
         lam = self.lam
         if isinstance(lam, str) and lam in LAM_RULES:
             p["lam"] = None
             p["lam_rule"] = ("ratio" if self.variant == "ends" else "null") if lam == "auto" else lam
-        elif isinstance(lam, bool) or not isinstance(lam, Real) or not np.isfinite(lam) or lam < 0:
-            raise ExplainerError(f"lam: expected one of {LAM_RULES} or a finite number >= 0, got {lam!r}")
         else:
-            p["lam"] = float(lam)
-        if self.refit is not None and not isinstance(self.refit, (bool, np.bool_)):
-            raise ExplainerError(f"refit: expected True, False or None, got {self.refit!r}")
-        p["refit"] = self._default("refit") if self.refit is None else bool(self.refit)
+            p["lam"] = check_positive("lam", lam, allow_zero=True,
+                                      expected=f"one of {LAM_RULES} or a finite number >= 0")
+        refit = check_bool("refit", self.refit, allow_none=True)
+        p["refit"] = self._default("refit") if refit is None else refit
         return p
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:

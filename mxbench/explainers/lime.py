@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import Any, Mapping
 
 import numpy as np
 
-from mxbench.errors import ExplainerError
 from mxbench.explainers.base import BudgetedGame, Explainer
+from mxbench.explainers.params import check_positive
 from mxbench.explainers.surrogate import cosine_distance_to_full, lime_kernel, lime_masks, weighted_ridge
-
-
-def check_positive(name: str, value: Any) -> float:
-    """Return ``value`` as a float, or raise ExplainerError naming it unless it is finite and > 0.
-
-    Examples
-    --------
-    >>> check_positive("kernel_width", 0.25)
-    0.25
-    """
-    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) or value <= 0:
-        raise ExplainerError(f"{name}: expected a finite number > 0, got {value!r}")
-    return float(value)
 
 
 class LIME(Explainer):
@@ -84,9 +70,7 @@ class LIME(Explainer):
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
         width = check_positive("kernel_width", self.kernel_width)
-        ridge = self.ridge_alpha
-        if isinstance(ridge, bool) or not isinstance(ridge, Real) or not np.isfinite(ridge) or ridge < 0:
-            raise ExplainerError(f"ridge_alpha: expected a finite number >= 0, got {ridge!r}")
+        ridge = check_positive("ridge_alpha", self.ridge_alpha, allow_zero=True)
         n = game.n_players
         masks = lime_masks(n, int(game.budget), rng)
         y = game(masks)

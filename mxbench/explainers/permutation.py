@@ -33,8 +33,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from mxbench.errors import ExplainerError
 from mxbench.explainers.base import BudgetedGame, Explainer, full_and_empty, modality_sums
+from mxbench.explainers.params import check_bool
 
 #: The most rounds of permutations drawn for one explanation.
 MAX_ROUNDS = 64
@@ -133,8 +133,7 @@ class PermutationShapley(Explainer):
     def _permutation_sums(self, game: BudgetedGame,
                           rng: np.random.Generator) -> tuple[np.ndarray, int, int, float, float]:
         """Marginal contributions summed per player over the permutations drawn; their number; the rounds; v(∅); v(N)."""
-        if not isinstance(self.antithetic, (bool, np.bool_)):
-            raise ExplainerError(f"antithetic: expected True or False, got {self.antithetic!r}")
+        check_bool("antithetic", self.antithetic)
         n = game.n_players
         if n == 1:
             ends = game(full_and_empty(1))
@@ -173,7 +172,7 @@ class MMSHAP(PermutationShapley):
     ``Φ_m = Σ_{i ∈ m} |φ_i|``, and the shares ``Φ_m / Σ_k Φ_k``
     (:meth:`~mxbench.explainers.base.Explanation.modality_shares`) are its T-SHAP / V-SHAP
     generalised to any number of modalities (``compute_mm_score`` in Heidelberg-NLP/MM-SHAP;
-    see ``research/lemon_desiderata.md`` §3.1). The signed per-modality sums are kept in
+    see ``docs/reconstructions.md`` §10). The signed per-modality sums are kept in
     ``extras["signed_modality"]``. Unlike the Shapley value of the modality game, ``Φ_m`` counts
     negative and cancelling contributions as contributions, and is not efficient.
 

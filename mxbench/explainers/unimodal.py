@@ -14,8 +14,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from mxbench.errors import ExplainerError
-from mxbench.explainers.base import BudgetedGame, Explainer
+from mxbench.errors import BudgetError, ExplainerError
+from mxbench.explainers.base import BudgetedGame, Explainer, clone
 from mxbench.games import FunctionGame
 
 
@@ -69,27 +69,30 @@ class Unimodal(Explainer):
                 return cls
         raise ExplainerError(f"base: expected a black-box explainer or its name, got {self.base!r}")
 
+    def _base_explainer(self) -> Explainer:
+        """``base`` as an explainer (the class's defaults when ``base`` is a name)."""
+        return self.base if isinstance(self.base, Explainer) else self._base_class()()
+
     def _check_params(self, game: Any) -> None:
         cls = self._base_class()
         if self.budget is None:
             return
         mods = [k for k in range(len(game.modality_names)) if np.any(game.modality_of == k)]
         share = int(self.budget) // len(mods)
-        probe = self.base if isinstance(self.base, Explainer) else cls()
+        probe = self._base_explainer()
         for k in mods:
             size = int(np.sum(game.modality_of == k))
             need = probe.min_budget(size)
             if share < need:
-                raise ExplainerError(f"budget: Unimodal gives each of {len(mods)} modalities {share} coalitions, but "
-                                     f"{cls.__name__} needs at least {need} on the {size} players of "
-                                     f"{game.modality_names[k]!r} (budget {self.budget})")
+                raise BudgetError(f"budget: Unimodal gives each of {len(mods)} modalities {share} coalitions, but "
+                                  f"{cls.__name__} needs at least {need} on the {size} players of "
+                                  f"{game.modality_names[k]!r} (budget {self.budget})")
 
     def min_budget(self, n_players: int, modality_of: np.ndarray | None = None) -> int:
         """``M`` times the largest minimum of the base on one modality (all players in one when unknown)."""
         from mxbench.explainers.base import min_budget_of
 
-        cls = self._base_class()
-        probe = self.base if isinstance(self.base, Explainer) else cls()
+        probe = self._base_explainer()
         if modality_of is None:
             return min_budget_of(probe, n_players)
         sizes = np.bincount(np.asarray(modality_of, dtype=np.int64))
@@ -97,8 +100,7 @@ class Unimodal(Explainer):
         return len(sizes) * max(min_budget_of(probe, int(k)) for k in sizes)
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
-        cls = self._base_class()
-        params = self.base.get_params() if isinstance(self.base, Explainer) else {}
+        probe = self._base_explainer()
         n_mod = len(game.modality_names)
         mods = [k for k in range(n_mod) if np.any(game.modality_of == k)]
         attributions = np.zeros(game.n_players)
@@ -112,13 +114,9 @@ class Unimodal(Explainer):
                 full[:, members] = c
                 return game(full)
 
-            kwargs = dict(params)
-            if "budget" in cls.__init__.__code__.co_varnames:
-                kwargs["budget"] = None if self.budget is None else self.budget // len(mods)
-            if "random_state" in cls.__init__.__code__.co_varnames:
-                kwargs["random_state"] = None if self.random_state is None else self.random_state + k
             sub = FunctionGame(restricted, len(members))
-            e = cls(**kwargs).explain(sub)
+            e = clone(probe, budget=None if self.budget is None else self.budget // len(mods),
+                      random_state=None if self.random_state is None else self.random_state + k).explain(sub)
             attributions[members] = e.attributions
             queries[game.modality_names[k]] = e.n_queries
         return {"attributions": attributions, "extras": {"queries_per_modality": queries}}

@@ -1,6 +1,6 @@
 """FL-I2MoE: interaction experts (one unique per modality, synergy, redundancy) mixed by a reweighting MLP.
 
-The architecture and the interaction losses follow ``research/fl_i2moe.md`` §1-§2, scaled down to
+The architecture and the interaction losses follow ``docs/reconstructions.md`` §4, scaled down to
 train in seconds on two CPU cores. What follows the published code and what is reconstructed:
 
 **Following the Decor code** (``dut0817/FL-I2MoE_Decor``, the authors' nearest public code, and

@@ -2,7 +2,7 @@
 
 "Rethinking Explainability in the Era of Multimodal AI" (Agarwal, arXiv 2506.13060) names
 three principles without formal definitions; these are the operational definitions of
-``research/lemon_desiderata.md`` §2.2 (our proposal, not the paper's wording). Each metric
+``docs/reconstructions.md`` §3 (our proposal, not the paper's wording). Each metric
 returns the explainer's value next to the oracle's exact value of the same quantity (rows
 ``...:exact``): the exact Shapley values of the planted game put through the same protocol.
 On a model game the ``:exact`` rows are still the planted truth's, so a gap mixes the
@@ -18,14 +18,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mxbench.explainers.base import as_game
+from mxbench.explainers.base import as_game, clone
 from mxbench.games import FunctionGame, Game
 from mxbench.spec import N_NEUTRAL
 from mxbench.task import InputGame
 from mxbench.validation.faithfulness import _query, normalise, ranking, top_k
 from mxbench.validation.truth import MetricError, Truth, make_rows
 
-#: The fractions of players of synergistic faithfulness (research/lemon_desiderata.md §2.2).
+#: The fractions of players of synergistic faithfulness (docs/reconstructions.md §3.4).
 SYNERGY_FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50)
 
 
@@ -63,7 +63,7 @@ def with_seed(explainer: Any, seed: int) -> Any:
     params = explainer.get_params() if hasattr(explainer, "get_params") else {}
     if "random_state" not in params:
         return explainer
-    return type(explainer)(**{**params, "random_state": seed})
+    return clone(explainer, random_state=seed)
 
 
 def masked_game(game: Any, keep: np.ndarray) -> FunctionGame:

@@ -344,7 +344,7 @@ def pair_masking(explanation: Any, truth: Truth, *, game: Any = None, model: Any
                  repeats: int = 10, random_state: Any = 0, **_: Any) -> list[dict]:
     """Mask both players of the top-B ranked pairs and compare the change with B random pairs.
 
-    The FL-I2MoE pair-level masking check (research/fl_i2moe.md §6). Pairs are ranked by
+    The FL-I2MoE pair-level masking check (docs/reconstructions.md §8). Pairs are ranked by
     ``|SII|`` (signed interactions) or by the score itself (a redundancy score, see
     :func:`~mxbench.validation.recovery.interaction_reading`); ``B`` = ``n_pairs`` or the
     number of planted pairs. The *drop* of a set ``U`` of masked players is

@@ -16,7 +16,7 @@ extra token is the readout token of a ``TokenTransformer(pool="readout")``, the 
 players directly: a column is a player, the pixels of a patch are summed to their patch, and the
 one-hot row of a token slot is summed to its slot.
 
-The methods follow the Decor code of the FL-I2MoE authors (``research/fl_i2moe.md`` §3), with
+The methods follow the Decor code of the FL-I2MoE authors (``docs/reconstructions.md`` §5), with
 mxbench's one masking rule as the baseline (Decor uses a zero baseline) and without Decor's final
 min-max normalisation per modality (it would erase the comparison between modalities that the
 modality contributions are scored on):

@@ -7,8 +7,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from mxbench.errors import ExplainerError
-from mxbench.explainers.whitebox.base import TARGETS, WhiteBoxExplainer, _check_choice, _release, _sign, _tensors
+from mxbench.explainers.params import check_bool, check_choice
+from mxbench.explainers.whitebox.base import TARGETS, WhiteBoxExplainer, _release, _sign, _tensors
 
 
 def _forward_maps(module: torch.nn.Module, raw: Mapping[str, np.ndarray], grad: bool) -> dict[str, Any]:
@@ -125,7 +125,7 @@ class AttentionRollout(_AttentionExplainer):
     not a player and its share is reported as ``extras["readout_share"]``).
 
     FL-I2MoE: each expert's rollout ``R_e`` is computed from its own maps and the experts are
-    combined by the instance's routing weights, ``R = Σ_e w_e R_e`` (``research/fl_i2moe.md`` §3).
+    combined by the instance's routing weights, ``R = Σ_e w_e R_e`` (``docs/reconstructions.md`` §5).
 
     Every row of ``R`` is a probability vector, so the attributions are non-negative and sum to
     1 (to ``1 - readout_share`` with a readout token). They carry no sign and no size: they
@@ -214,9 +214,8 @@ class AttentionGrad(_AttentionExplainer):
         self.row_normalize = row_normalize
 
     def _check_params(self) -> None:
-        _check_choice("target", self.target, TARGETS)
-        if not isinstance(self.row_normalize, (bool, np.bool_)):
-            raise ExplainerError(f"row_normalize: expected True or False, got {self.row_normalize!r}")
+        check_choice("target", self.target, TARGETS)
+        check_bool("row_normalize", self.row_normalize)
 
     def _explain(self, module, task, raw):
         f = _forward_maps(module, raw, grad=True)

@@ -10,6 +10,7 @@ import torch
 
 from mxbench.errors import ExplainerError
 from mxbench.explainers.base import Explainer, Explanation, modality_sums
+from mxbench.explainers.params import check_int
 
 #: What the gradient explainers differentiate: the raw output, or the evidence for the prediction.
 TARGETS = ("output", "predicted")
@@ -165,15 +166,9 @@ def _tensors(raw: Mapping[str, np.ndarray], module: torch.nn.Module, one_hot: bo
     return out
 
 
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ExplainerError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
-
-
 def _check_steps(steps: Any, method: str) -> None:
     low = 2 if method == "riemann_trapezoid" else 1
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < low:
-        raise ExplainerError(f"steps: expected an integer >= {low} for method {method!r}, got {steps!r}")
+    check_int("steps", steps, low, expected=f"an integer >= {low} for method {method!r}")
 
 
 def _release(module: torch.nn.Module) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from mxbench.explainers.whitebox.attention import _attention_grad_maps, _forward_maps, _importance, rollout
-from mxbench.explainers.whitebox.base import TARGETS, WhiteBoxExplainer, _check_choice, _check_steps, _sign
+from mxbench.explainers.params import check_choice
+from mxbench.explainers.whitebox.base import TARGETS, WhiteBoxExplainer, _check_steps, _sign
 from mxbench.explainers.whitebox.gradients import _path_gradients
 
 #: Per-expert attribution methods of :class:`ExpertMaps`.
@@ -34,7 +35,7 @@ class ExpertMaps(WhiteBoxExplainer):
       ``out_e(x) - out_e(x')``. The routing weights also change along the path, so the weighted
       sum is not the IG of the mixture.
 
-    Which expert-wise form FL-I2MoE itself reports is not public (``research/fl_i2moe.md`` §3).
+    Which expert-wise form FL-I2MoE itself reports is not public (``docs/reconstructions.md`` §5).
     ``extras["experts"]`` holds ``{expert name: (n,) map}``, ``extras["routing"]``
     ``{expert name: weight}`` and ``extras["expert_outputs"]`` ``{expert name: out_e(x)}``.
     ``n_queries`` is 1 for the attention methods, the path points for IG.
@@ -76,8 +77,8 @@ class ExpertMaps(WhiteBoxExplainer):
         return None if isinstance(module, FLI2MoE) else "only the fl_i2moe architecture has experts"
 
     def _check_params(self) -> None:
-        _check_choice("method", self.method, EXPERT_METHODS)
-        _check_choice("target", self.target, TARGETS)
+        check_choice("method", self.method, EXPERT_METHODS)
+        check_choice("target", self.target, TARGETS)
         _check_steps(self.steps, "riemann_trapezoid")
 
     def _explain(self, module, task, raw):

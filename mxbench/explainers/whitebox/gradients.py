@@ -7,7 +7,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from mxbench.explainers.whitebox.base import (TARGETS, WhiteBoxExplainer, _check_choice, _check_steps, _release, _sign,
+from mxbench.explainers.params import check_choice
+from mxbench.explainers.whitebox.base import (TARGETS, WhiteBoxExplainer, _check_steps, _release, _sign,
                                               _tensors)
 from mxbench.models.base import image_patches
 
@@ -58,7 +59,7 @@ def ig_path(method: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
     >>> round(float((w * a**5).sum()), 12) == round(1 / 6, 12)   # exact to degree 5
     True
     """
-    _check_choice("method", method, IG_METHODS)
+    check_choice("method", method, IG_METHODS)
     _check_steps(steps, method)
     k = np.arange(steps, dtype=np.float64)
     if method == "riemann_trapezoid":
@@ -127,7 +128,7 @@ class IntegratedGradients(WhiteBoxExplainer):
     straight line between the two embeddings, so the one-hot gradient summed over a slot is the
     embedding-space IG of the slot). Attributions are ``(x - x') * ∫ grad``, summed over a
     patch's pixels and over a slot's one-hot row. The whole path runs through the model in one
-    batch. Decor (``research/fl_i2moe.md`` §3) uses a zero baseline, 16 steps and |IG| averaged
+    batch. Decor (``docs/reconstructions.md`` §5) uses a zero baseline, 16 steps and |IG| averaged
     over the hidden units; here the signed attribution of each player is kept.
 
     ``n_queries`` is the number of distinct path points run through the model (``steps``, plus
@@ -171,9 +172,9 @@ class IntegratedGradients(WhiteBoxExplainer):
         self.target = target
 
     def _check_params(self) -> None:
-        _check_choice("method", self.method, IG_METHODS)
+        check_choice("method", self.method, IG_METHODS)
         _check_steps(self.steps, self.method)
-        _check_choice("target", self.target, TARGETS)
+        check_choice("target", self.target, TARGETS)
 
     def _unsupported(self, module, task):
         if any(m.kind == "text" for m in task.spec.modalities) and not getattr(module, "accepts_one_hot_text", False):

@@ -49,7 +49,8 @@ The suite lives in modules by concept, and every name is importable from here:
 from __future__ import annotations
 
 from mxbench.testing.checks.claims import (CLAIMS, DEFAULT_RECOVERY_METRIC, DEFAULT_THRESHOLDS,  # noqa: F401
-                                           RECOVERY_METRICS, ClaimError, clone, default_claims, resolve_claims)
+                                           RECOVERY_METRICS, ClaimError, default_claims, resolve_claims)
+from mxbench.explainers.base import clone
 from mxbench.testing.checks.games import CHECK_SPECS, PlantedCase, check_games, check_tasks
 from mxbench.testing.checks.report import CheckReport, CheckResult
 from mxbench.testing.checks.running import _Recorder  # noqa: F401 - the recording game, used by tests

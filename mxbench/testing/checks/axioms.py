@@ -6,8 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from mxbench.explainers.base import Explanation
-from mxbench.testing.checks.claims import clone
+from mxbench.explainers.base import Explanation, clone
 from mxbench.testing.checks.running import _NA, _Case, _main_or_na, _Outcome, _rel, _scale
 from mxbench.testing.checks.text import _error_text, _fmt, _fmt_array
 

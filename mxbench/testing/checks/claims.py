@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from numbers import Real
 from typing import Any, Mapping
 
 from mxbench.errors import ExplainerError
-from mxbench.explainers.base import Explainer
+from mxbench.explainers.base import Explainer, clone
 
 
 #: The claims :func:`~mxbench.testing.checks.check_explainer` can check, in report order.
@@ -38,20 +37,6 @@ class ClaimError(ExplainerError):
     ...     print(e)
     claims['recovery']: a threshold must be a number in [0, 1] (or True for the default), got 1.5
     """
-
-
-def clone(explainer: Explainer, **overrides: Any) -> Explainer:
-    """A fresh copy of ``explainer`` from its parameters (scikit-learn ``clone``), with ``overrides``.
-
-    Examples
-    --------
-    >>> from mxbench.explainers import KernelSHAP
-    >>> clone(KernelSHAP(budget=64), budget=16)
-    KernelSHAP(budget=16, paired=True, random_state=0)
-    """
-    params = copy.deepcopy(explainer.get_params())
-    params.update(overrides)
-    return type(explainer)(**params)
 
 
 def _check_explainer_object(explainer: Any) -> None:

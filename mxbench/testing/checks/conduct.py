@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mxbench.explainers.base import BudgetExceeded, Explanation, min_budget_of
-from mxbench.testing.checks.claims import clone
+from mxbench.explainers.base import BudgetExceeded, Explanation, clone, min_budget_of
 from mxbench.testing.checks.running import _NA, _Case, _explain, _Outcome
 from mxbench.testing.checks.text import _error_text, _fmt, _fmt_array
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from mxbench.explainers.base import Explainer, Explanation
+from mxbench.explainers.base import Explainer, Explanation, clone
 from mxbench.games import Game
-from mxbench.testing.checks.claims import clone
 from mxbench.testing.checks.games import PlantedCase
 
 
