@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from mxbench.errors import MxbenchError
 
@@ -33,7 +33,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from mxbench.data import verify_all
 
-    reports = verify_all(args.dir)
+    reports = verify_all(args.dir, regenerate=not args.no_regenerate)
     for report in reports:
         print(report)
     ok = all(r.ok for r in reports)
@@ -132,6 +132,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``mxbench: error: ...``, exit status 2 (no usage block).
+
+    Sub-command parsers are of this class too (``add_subparsers`` makes them with the parent's class);
+    their errors name the sub-command: ``mxbench: error: generate: ...``.
+    """
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        text = " ".join(f"{where}{message}".split())  # one line, whatever argparse put in the message
+        self.exit(2, f"mxbench: error: {text}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mxbench`` command.
 
@@ -146,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["suites"]).command
     'suites'
     """
-    parser = argparse.ArgumentParser(prog="mxbench", description="Synthetic multimodal tasks with known explanations.")
+    parser = _Parser(prog="mxbench", description="Synthetic multimodal tasks with known explanations.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="generate a task or a suite as Parquet datasets")
@@ -162,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ver = sub.add_parser("verify", help="check hashes, schema and the truth recomputed from terms.parquet")
     ver.add_argument("dir", help="a dataset or suite folder")
+    ver.add_argument("--no-regenerate", action="store_true",
+                     help="skip regenerating the data from the spec (and the mxbench version check)")
     ver.set_defaults(func=_cmd_verify)
 
     sui = sub.add_parser("suites", help="list the suites with their sizes")
@@ -225,7 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 on success, 1 when ``verify`` finds a failed check, 2 on bad input (an
         :class:`~mxbench.errors.MxbenchError` or a bad ``--instances`` / ``--seed``), 130
-        when interrupted.
+        when interrupted. Every error is one line on stderr, ``mxbench: error: ...``.
+
+    Raises
+    ------
+    SystemExit
+        With status 2 on an argument argparse refuses (unknown, missing, not an integer, not a
+        choice, ``--spec`` with ``--suite``), after printing its one line; 0 after ``--help``.
 
     Examples
     --------
@@ -234,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # an argument error: one line on stderr, SystemExit(2)
     for name, least in (("instances", 1), ("seed", 0), ("epochs", 1), ("jobs", 1)):
         value = getattr(args, name, None)
         if value is not None and value < least:

@@ -411,10 +411,21 @@ class TaskPlan:
             if target[k] == 0 and k in touched:
                 raise SpecError(f"shares.{name}", f"is 0 but a term reads modality {name!r} (weights cannot be 0)")
         latents = self._draw(np.random.default_rng([spec.seed, STREAM_CALIBRATION]), BLOCK).latents
+        if not np.isfinite(latents).all():
+            raise SpecError("shares", "cannot be calibrated: the calibration sample's latents are not all finite")
         per_term = np.stack([
             MoebiusGame(self.n_players, np.zeros(len(latents)), [np.array(t.ids)], [t.table(latents[:, list(t.ids)])],
                         modality_of=self.modality_of, modality_names=names).modality_shapley()
             for t in self.terms])  # (T, N, M)
+        for j, t in enumerate(self.terms):
+            if not np.isfinite(per_term[j]).all():
+                raise SpecError("shares", f"cannot be calibrated: term {', '.join(t.players)} has non-finite "
+                                "modality Shapley values on the calibration sample")
+        reach = np.abs(per_term).mean(axis=1).sum(axis=0)  # (M,) what any scaling can give each modality
+        for k, name in enumerate(names):
+            if target[k] > 0 and not reach[k] > 0:
+                raise SpecError(f"shares.{name}", f"is {target[k]} but the terms reading modality {name!r} are 0 "
+                                "on every calibration instance, so no scaling of their weights gives it a share")
         term_mods = [sorted({int(self.modality_of[i]) for i in t.ids}) for t in self.terms]
         log_gamma = np.zeros(len(names))
         active = target > 0
@@ -431,17 +442,40 @@ class TaskPlan:
         def scales(lg: np.ndarray) -> list[float]:
             return [math.exp(float(lg[ms].mean())) for ms in term_mods]
 
-        for _ in range(2000):
-            got = achieved(scales(log_gamma))
-            if np.max(np.abs(got - target)) < 1e-5:
-                break
-            for k in np.flatnonzero(active):
-                log_gamma[k] += 0.5 * (math.log(target[k]) - math.log(max(float(got[k]), 1e-300)))
-            log_gamma[active] -= log_gamma[active].mean()
-        scale = scales(log_gamma)
-        terms = tuple(replace(t, weight=float(np.round(t.weight * a, 9))) for t, a in zip(self.terms, scale))
+        def unreachable(got: np.ndarray) -> SpecError:
+            """The error for shares the scaling cannot reach, naming the modality farthest off."""
+            k = int(np.argmax(np.abs(got - target)))
+            return SpecError(f"shares.{names[k]}", f"is {target[k]} but no scaling of the term weights reaches it "
+                             "(the calibration diverged; last achieved "
+                             + ", ".join(f"{n} {v:.3f}" for n, v in zip(names, got)) + ")")
+
+        # Infeasible shares drive some log-scale without bound: scales overflow or vanish and the
+        # shares turn 0/0. Stop at the first non-finite value and name the modality.
+        with np.errstate(all="ignore"):
+            best = achieved(scales(log_gamma))
+            for _ in range(2000):
+                try:
+                    scale = scales(log_gamma)
+                except OverflowError:
+                    raise unreachable(best) from None
+                got = achieved(scale)
+                if not (np.isfinite(got).all() and all(0 < a < math.inf for a in scale)):
+                    raise unreachable(best)
+                best = got
+                if np.max(np.abs(got - target)) < 1e-5:
+                    break
+                for k in np.flatnonzero(active):
+                    log_gamma[k] += 0.5 * (math.log(target[k]) - math.log(max(float(got[k]), 1e-300)))
+                log_gamma[active] -= log_gamma[active].mean()
+            try:
+                scale = scales(log_gamma)
+            except OverflowError:
+                raise unreachable(best) from None
+            terms = tuple(replace(t, weight=float(np.round(t.weight * a, 9))) for t, a in zip(self.terms, scale))
+            got = achieved(scale)
+        if not (np.isfinite(got).all() and all(math.isfinite(t.weight) for t in terms)):
+            raise unreachable(best)
         small = [t for t in terms if abs(t.weight) < 1e-6]
-        got = achieved(scale)
         if small or np.max(np.abs(got - target)) > 0.02:
             detail = (f"term {', '.join(small[0].players)} would need weight {small[0].weight!r}" if small else
                       "achieved " + ", ".join(f"{n} {v:.3f}" for n, v in zip(names, got)))

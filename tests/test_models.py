@@ -13,6 +13,7 @@ import mxbench
 from mxbench.cli import main
 from mxbench.models import ModelError, TaskModel, TrainedModel, load, resolve_config, sample_coalitions, train
 from mxbench.models.common import keep_rate_coalitions, to_tensors
+from mxbench.models.trained import config_digest
 
 SPEC = {"name": "tiny", "seed": 1, "instances": 600,
         "modalities": [{"name": "tab", "kind": "tabular", "features": 3},
@@ -155,6 +156,7 @@ def test_weights_of_another_architecture_are_refused(tmp_path, task, quick):
     with pytest.raises(ModelError, match="config.json: config: transformer takes no option 'activation'"):
         load(out, task)
     doc["config"] = resolve_config("transformer")
+    doc["config_sha256"] = config_digest(doc)  # re-signed, so the weights themselves are what is refused
     (out / "config.json").write_text(json.dumps(doc))
     with pytest.raises(ModelError, match="cannot be loaded into a transformer model"):
         load(out, task)

@@ -17,15 +17,33 @@ from mxbench.errors import DatasetError, MxbenchError
 from mxbench.oracles.moebius import MoebiusGame
 from mxbench.spec import _NAME as NAME  # the one rule for task names
 from mxbench.spec import TaskSpec
+from mxbench.spec.fields import loads_unique
 from mxbench.task import SPLITS, Task, TaskPlan
 
 
+def _os_message(e: OSError, fallback: Path | str) -> str:
+    """``"NAME: cannot be read (reason)"`` for an OSError, naming the file it concerns."""
+    name = e.filename if e.filename is not None else fallback
+    return f"{str(name)!r}: cannot be read ({e.strerror or type(e).__name__})"
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, but an unreadable folder is a DatasetError naming the path, not a PermissionError."""
+    try:
+        return path.is_file()
+    except OSError as e:
+        raise DatasetError(_os_message(e, path)) from None
+
+
 def _read_json(path: Path, what: str) -> dict[str, Any]:
-    if not path.is_file():
+    if not _is_file(path):
         raise DatasetError(f"{str(path.parent)!r} is not an mxbench {what}: {path.name} is missing")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        doc = loads_unique(path.read_text(encoding="utf-8"),
+                           lambda field, message: DatasetError(f"{path.name}: {field}: {message}"), path.name)
+    except DatasetError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         raise DatasetError(f"{path.name}: unreadable or not JSON ({e})") from None
     if not isinstance(doc, dict):
         raise DatasetError(f"{path.name}: expected a JSON object")
@@ -120,7 +138,7 @@ def check_hashes(path: str | Path, manifest: dict[str, Any]) -> None:
             raise DatasetError(f"manifest.json: files lacks {name!r}")
     for name, info in files.items():
         f = path / name
-        if not f.is_file():
+        if not _is_file(f):
             raise DatasetError(f"{name}: missing from {str(path)!r}")
         try:
             digest = sha256_file(f)
@@ -175,13 +193,35 @@ def _instances(pf: pq.ParquetFile, spec: TaskSpec, row_group: int | None = None)
     return ids, inputs, table.column("target").to_numpy(), split, table.column("f").to_numpy()
 
 
-def load_dataset(path: str | Path) -> Task:
-    """Load a dataset folder as a :class:`~mxbench.task.Task` after checking version and hashes.
+def load_dataset(path: str | Path, *, regenerate: bool = True) -> Task:
+    """Load a dataset folder as a :class:`~mxbench.task.Task` after checking it.
+
+    ``load`` does not trust ``manifest.json``; before returning it checks, cheaply:
+
+    - the manifest's format and schema version, and every file's SHA-256;
+    - that ``name``, ``seed``, ``intercept``, ``spec_hash``, ``instances``, ``players`` and
+      ``splits`` agree with the manifest's spec;
+    - with ``regenerate`` (the default): that the terms, weights, codebooks and shares the
+      spec and seed give are those the manifest holds, and that the first block of
+      instances (up to 4096 rows: inputs, ``target``, ``split``, ``f``) equals the block the
+      spec and seed generate. This catches an edited noise, seed, split, intercept, term or
+      codebook even when the edit was re-signed (``spec_hash`` and the hashes recomputed);
+    - that ``players.parquet`` is the players table of the spec and terms;
+    - on the first 256 instances: that each term's table in ``terms.parquet`` (kind, op,
+      players and values) equals the manifest's term on the decoded inputs, and that the
+      stored ``f`` equals ``intercept + sum of the terms``.
+
+    It does not recompute the stored Shapley, Banzhaf, SII and modality values, nor look at
+    instances past the first block: :func:`verify` does that, row group by row group.
 
     Parameters
     ----------
     path : str or Path
         A dataset folder (not a suite folder).
+    regenerate : bool
+        Regenerate the plan and the first block from the spec and seed and compare (about a
+        tenth of a second on a 244-player task). ``False`` skips that comparison, for a
+        dataset made by another mxbench version whose generator differs.
 
     Returns
     -------
@@ -192,7 +232,8 @@ def load_dataset(path: str | Path) -> Task:
     Raises
     ------
     DatasetError
-        The folder is a suite, or its manifest, hashes, schema or instance ids are wrong.
+        The folder is a suite or cannot be read, or its manifest, hashes, schema, instance
+        ids, or any of the checks above fail; the message names the file and the field.
 
     Examples
     --------
@@ -202,24 +243,189 @@ def load_dataset(path: str | Path) -> Task:
     12
     """
     path = Path(path)
-    if (path / SUITE_MANIFEST).is_file():
+    try:
+        return _load_dataset(path, regenerate)
+    except OSError as e:  # an unreadable folder or file: name it, never a bare PermissionError
+        raise DatasetError(_os_message(e, path)) from None
+
+
+def _load_dataset(path: Path, regenerate: bool) -> Task:
+    if _is_file(path / SUITE_MANIFEST):
         raise DatasetError(f"{str(path)!r} is a suite folder; load one of its tasks, or use mxbench.data.load_suite")
     manifest = read_manifest(path)
     check_hashes(path, manifest)
     plan = _plan(manifest)
-    ids, inputs, target, split, _ = _instances(_read_table(path, "instances", plan.spec), plan.spec)
+    _check_fields(manifest, plan)
+    if regenerate:
+        fresh = _check_fresh_plan(manifest, plan)
+    ids, inputs, target, split, f_stored = _instances(_read_table(path, "instances", plan.spec), plan.spec)
     if len(ids) != manifest["instances"] or not np.array_equal(ids, np.arange(len(ids))):
         raise DatasetError(f"instances.parquet: expected instance ids 0..{manifest['instances'] - 1}")
+    if regenerate:
+        _check_first_block(manifest, fresh, inputs, target, split, f_stored)
+    _check_players(path, plan)
+    _check_sample(path, manifest, plan, inputs, f_stored)
     return Task(plan, inputs, target, split)
 
 
-def load_suite(path: str | Path) -> dict[str, Task]:
+LOAD_SAMPLE = 256  # instances whose term tables and f load checks against the manifest's terms
+
+
+def _check_fields(manifest: dict[str, Any], plan: TaskPlan) -> None:
+    """The manifest fields that change the truth must agree with its spec."""
+    spec = plan.spec
+    wants = (("name", spec.name), ("seed", spec.seed), ("intercept", spec.intercept),
+             ("spec_hash", spec.spec_hash()), ("instances", spec.instances), ("players", plan.n_players),
+             ("splits", list(SPLITS)))
+    for key, want in wants:
+        got = manifest.get(key)
+        if got != want or type(got) is bool:
+            raise DatasetError(f"manifest.json: {key} is {got!r} but the manifest's spec gives {want!r} "
+                               "(the manifest was altered)")
+
+
+def _normal(obj: Any) -> Any:
+    return json.loads(json.dumps(obj))
+
+
+def _check_fresh_plan(manifest: dict[str, Any], plan: TaskPlan) -> TaskPlan:
+    """The plan drawn anew from the spec and seed must be the manifest's: terms, weights, codebooks, shares."""
+    try:
+        fresh = TaskPlan.from_spec(plan.spec)
+    except MxbenchError as e:
+        raise DatasetError(f"manifest.json: the spec no longer generates ({e})") from None
+    version = _version_note(manifest)
+    drawn = _normal([t.to_dict() for t in fresh.terms])
+    if len(drawn) != len(manifest["terms"]):
+        raise DatasetError(f"manifest.json: terms lists {len(manifest['terms'])} terms; the spec and seed give "
+                           f"{len(drawn)}{version}")
+    for k, (want, got) in enumerate(zip(drawn, manifest["terms"])):
+        if want != got:
+            keys = sorted(key for key in set(want) | set(got) if want.get(key) != got.get(key)) \
+                if isinstance(got, dict) else ["the whole term"]
+            raise DatasetError(f"manifest.json: terms[{k}] differs in {', '.join(keys)} from the term the spec and "
+                               f"seed give ({want}){version}")
+    codebooks = _normal({r.spec.name: r.codebook() for r in fresh.renderers})
+    for name, want in codebooks.items():
+        if manifest["codebooks"].get(name) != want:
+            got = manifest["codebooks"].get(name)
+            keys = sorted(k for k in want if not isinstance(got, dict) or got.get(k) != want[k])
+            raise DatasetError(f"manifest.json: codebooks[{name!r}] ({', '.join(keys)}) differ from the codebook "
+                               f"the spec and seed give{version}")
+    if _normal(fresh.shares) != manifest.get("shares"):
+        raise DatasetError(f"manifest.json: shares differ from those the spec and seed give{version}")
+    return fresh
+
+
+def _version_note(manifest: dict[str, Any]) -> str:
+    from mxbench._version import __version__
+
+    made_by = manifest.get("mxbench_version")
+    if made_by == __version__:
+        return ""
+    return (f" (the manifest says mxbench {made_by!r} made it, this is {__version__}; if its generator differed, "
+            "load it with regenerate=False)")
+
+
+def _check_first_block(manifest: dict[str, Any], fresh: TaskPlan, inputs: dict[str, np.ndarray], target: np.ndarray,
+                       split: np.ndarray, f_stored: np.ndarray) -> None:
+    """The first block of instances must be the one the spec and seed generate."""
+    block = next(fresh.blocks(manifest["instances"]))
+    m = len(block)
+    spec = fresh.spec
+    version = _version_note(manifest)
+    where = f"instances 0..{m - 1}"
+    for name in spec.modality_names:
+        if not np.array_equal(inputs[name][:m], block.inputs[name]):
+            raise DatasetError(f"instances.parquet: the inputs of modality {name!r} ({where}) differ from those the "
+                               f"spec and seed generate (the file was altered, or spec.seed){version}")
+    if not np.array_equal(split[:m], block.split):
+        raise DatasetError(f"instances.parquet: split ({where}) differs from the splits spec.splits "
+                           f"{list(spec.splits)} and the seed give (the file or the spec's splits were altered){version}")
+    good, err = _close(f_stored[:m], block.f)
+    if not good:
+        raise DatasetError(f"instances.parquet: f ({where}) differs from f* of the spec's terms (max abs error "
+                           f"{err:.3g}; the file, spec.intercept or the terms were altered){version}")
+    if not np.array_equal(target[:m], block.target):
+        raise DatasetError(f"instances.parquet: target ({where}) differs from the targets spec.noise "
+                           f"{spec.noise!r} and the seed give (the file or the spec's noise was altered){version}")
+
+
+def _check_players(path: Path, plan: TaskPlan) -> None:
+    try:
+        players = _read_table(path, "players", plan.spec).read().to_pandas()
+    except (OSError, pa.ArrowException) as e:
+        raise DatasetError(f"players.parquet: cannot be read ({e})") from None
+    if not players.astype(str).equals(plan.players().astype(str)):
+        raise DatasetError("players.parquet: differs from the players the manifest's spec and terms give "
+                           "(roles, names or term ids were altered)")
+
+
+def _check_sample(path: Path, manifest: dict[str, Any], plan: TaskPlan, inputs: dict[str, np.ndarray],
+                  f_stored: np.ndarray) -> None:
+    """On the first instances: terms.parquet = the manifest's terms on the decoded inputs, f = f*."""
+    terms = plan.terms
+    k = min(LOAD_SAMPLE, manifest["instances"])
+    latents = plan.decode({name: v[:k] for name, v in inputs.items()})
+    if terms:
+        pf = _read_table(path, "terms", plan.spec)
+        try:
+            t = next(pf.iter_batches(batch_size=k * len(terms)))
+        except (OSError, pa.ArrowException, StopIteration) as e:
+            raise DatasetError(f"terms.parquet: cannot be read ({e!r})") from None
+        if t.num_rows != k * len(terms):
+            raise DatasetError(f"terms.parquet: expected {len(terms)} rows per instance")
+        kinds = _column(t, "kind").astype(str).reshape(k, -1)
+        ops = _column(t, "op").astype(str).reshape(k, -1)
+        players_col = t.column("players")
+        table_col = t.column("table")
+        for j, x in enumerate(terms):
+            if not (kinds[:, j] == x.kind).all() or not (ops[:, j] == x.op).all():
+                raise DatasetError(f"manifest.json: terms[{j}] is {x.kind}/{x.op} but terms.parquet holds "
+                                   f"{kinds[0, j]}/{ops[0, j]} (the manifest's kind or op was altered)")
+        offsets = np.asarray(players_col.offsets)
+        flat_players = np.asarray(players_col.values)
+        want_players = np.tile(np.concatenate([np.asarray(x.ids) for x in terms]), k)
+        want_offsets = np.concatenate([[0], np.cumsum(np.tile([x.order for x in terms], k))])
+        if not (np.array_equal(offsets - offsets[0], want_offsets)
+                and np.array_equal(flat_players[offsets[0]:offsets[-1]], want_players)):
+            raise DatasetError("manifest.json: the terms' players differ from those in terms.parquet "
+                               "(the manifest's terms were altered)")
+        toff = np.asarray(table_col.offsets)
+        values = np.asarray(table_col.values)[toff[0]:toff[-1]]
+        sizes = [2 ** x.order for x in terms]
+        if len(values) != k * sum(sizes):
+            raise DatasetError("terms.parquet: the term tables have the wrong sizes")
+        tables = np.split(values.reshape(k, sum(sizes)), np.cumsum(sizes)[:-1], axis=1)
+        for j, (x, stored) in enumerate(zip(terms, tables)):
+            good, err = _close(stored, x.table(latents[:, list(x.ids)]))
+            if not good:
+                raise DatasetError(f"manifest.json: terms[{j}] ({x.kind}, weight {x.weight!r}) does not give the "
+                                   f"tables in terms.parquet on instances 0..{k - 1} (max abs error {err:.3g}): "
+                                   "the term's weight or the codebooks were altered")
+    want = plan.f_star(latents)
+    good, err = _close(f_stored[:k], want)
+    if not good:
+        diff = f_stored[:k] - want
+        if np.ptp(diff) <= 1e-9 * max(1.0, float(np.max(np.abs(want)))):
+            raise DatasetError(f"manifest.json: intercept {plan.spec.intercept!r} disagrees with instances.parquet's "
+                               f"f, which is off by a constant {float(diff[0]):.6g} (the intercept was altered)")
+        raise DatasetError(f"instances.parquet: f differs from f* of the manifest's intercept and terms on instances "
+                           f"0..{k - 1} (max abs error {err:.3g}): the manifest or the file was altered")
+
+
+def load_suite(path: str | Path, *, regenerate: bool = True) -> dict[str, Task]:
     """Load every task of a suite folder, keyed by task name.
+
+    Each task's ``manifest.json`` must have the SHA-256 recorded in ``suite.json``; each task
+    is then loaded with :func:`load_dataset`.
 
     Parameters
     ----------
     path : str or Path
         A suite folder (holding ``suite.json``).
+    regenerate : bool
+        Passed to :func:`load_dataset`.
 
     Returns
     -------
@@ -229,7 +435,8 @@ def load_suite(path: str | Path) -> dict[str, Task]:
     Raises
     ------
     DatasetError
-        ``suite.json`` is missing or wrong, or a task fails to load.
+        ``suite.json`` is missing or wrong, a task's manifest is not the one it records, or a
+        task fails to load.
 
     Examples
     --------
@@ -239,8 +446,16 @@ def load_suite(path: str | Path) -> dict[str, Task]:
     ['smoke-img-txt', 'smoke-mix3', 'smoke-tab-txt']
     """
     path = Path(path)
-    doc = _suite_doc(path)
-    return {t["name"]: load_dataset(path / t["name"]) for t in doc["tasks"]}
+    try:
+        doc = _suite_doc(path)
+        for t in doc["tasks"]:
+            manifest = path / t["name"] / MANIFEST
+            if _is_file(manifest) and sha256_file(manifest) != t["manifest_sha256"]:
+                raise DatasetError(f"{t['name']}/manifest.json: SHA-256 differs from the one suite.json records "
+                                   "(the manifest was altered)")
+    except OSError as e:
+        raise DatasetError(_os_message(e, path)) from None
+    return {t["name"]: load_dataset(path / t["name"], regenerate=regenerate) for t in doc["tasks"]}
 
 
 def _suite_doc(path: Path) -> dict[str, Any]:
@@ -284,11 +499,15 @@ def dataset_folders(path: str | Path) -> list[Path]:
     ['smoke-tab-txt', 'smoke-img-txt', 'smoke-mix3']
     """
     path = Path(path)
-    if not path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as e:
+        raise DatasetError(_os_message(e, path)) from None
+    if not is_dir:
         raise DatasetError(f"{str(path)!r} is not a folder")
-    if (path / SUITE_MANIFEST).is_file():
+    if _is_file(path / SUITE_MANIFEST):
         return [path / t["name"] for t in _suite_doc(path)["tasks"]]
-    if (path / MANIFEST).is_file():
+    if _is_file(path / MANIFEST):
         return [path]
     raise DatasetError(f"{str(path)!r} holds neither manifest.json nor suite.json")
 
@@ -411,7 +630,7 @@ def _close(a: np.ndarray, b: np.ndarray) -> tuple[bool, float]:
     return err <= 1e-9 * scale, err
 
 
-def verify(path: str | Path) -> VerifyReport:
+def verify(path: str | Path, *, regenerate: bool = True) -> VerifyReport:
     """Verify a dataset folder without trusting it: hashes, schema, rows, and the truth recomputed.
 
     Checks, in order: the manifest and its schema version; each file's SHA-256; each
@@ -425,10 +644,19 @@ def verify(path: str | Path) -> VerifyReport:
     VerifyReport
         ``report.ok`` is True when everything holds; ``str(report)`` lists the checks.
 
+    With ``regenerate`` (the default) the terms, codebooks and every instance are also drawn
+    anew from the spec and seed and compared. The manifest's ``mxbench_version`` never turns
+    that off: a dataset that says another mxbench version made it fails the
+    ``mxbench version`` check (the regeneration still runs and reports on its own); pass
+    ``regenerate=False`` to accept such a dataset on the checks that do not regenerate.
+
     Parameters
     ----------
     path : str or Path
         A dataset folder. A broken dataset gives failed checks, not an exception.
+    regenerate : bool
+        Regenerate from the spec and seed and compare (default True); ``False`` skips that,
+        and the version check with it, and says so in the report.
 
     Examples
     --------
@@ -439,6 +667,14 @@ def verify(path: str | Path) -> VerifyReport:
     """
     path = Path(path)
     report = VerifyReport(str(path))
+    try:
+        return _verify(path, report, regenerate)
+    except OSError as e:
+        report.add("readable", False, _os_message(e, path))
+        return report
+
+
+def _verify(path: Path, report: VerifyReport, regenerate: bool) -> VerifyReport:
     try:
         manifest = read_manifest(path)
     except DatasetError as e:
@@ -460,7 +696,7 @@ def verify(path: str | Path) -> VerifyReport:
                                    ("spec_hash", spec.spec_hash())) if manifest[key] != want]
     report.add("manifest fields", not wrong, f"{', '.join(wrong)} disagree with the spec" if wrong else
                "name, seed, intercept and spec_hash agree with the spec")
-    fresh = _fresh_plan(report, manifest, spec)
+    fresh = _fresh_plan(report, manifest, spec, regenerate)
     files = {}
     for table in TABLES:
         try:
@@ -486,14 +722,23 @@ def verify(path: str | Path) -> VerifyReport:
     return report
 
 
-def _fresh_plan(report: VerifyReport, manifest: dict[str, Any], spec: TaskSpec) -> TaskPlan | None:
-    """The plan drawn anew from the spec and seed, when this mxbench made the dataset (else None)."""
+def _fresh_plan(report: VerifyReport, manifest: dict[str, Any], spec: TaskSpec, regenerate: bool) -> TaskPlan | None:
+    """The plan drawn anew from the spec and seed (None when ``regenerate`` is False or it differs).
+
+    A version mismatch is a failed check, never a reason to skip the regeneration: the
+    version is a field of the file being verified.
+    """
     from mxbench._version import __version__
 
+    if not regenerate:
+        report.add("regenerated", True, "skipped: regenerate=False (the terms, codebooks and instances were not "
+                   "drawn anew from the spec and seed)")
+        return None
     made_by = manifest.get("mxbench_version")
     if made_by != __version__:
-        report.add("regenerated", True, f"skipped: made by mxbench {made_by!r}, this is {__version__}")
-        return None
+        report.add("mxbench version", False, f"the manifest says mxbench {made_by!r} made it, this is {__version__}; "
+                   "the regeneration below still runs; verify with regenerate=False (mxbench verify "
+                   "--no-regenerate) to accept a dataset of another version")
     try:
         fresh = TaskPlan.from_spec(spec)
     except MxbenchError as e:
@@ -606,7 +851,7 @@ def _verify_blocks(report: VerifyReport, files: dict[str, pq.ParquetFile], plan:
         report.add(name, ok[name], f"{what} (max abs error {worst[name]:.2e})")
 
 
-def verify_all(path: str | Path) -> list[VerifyReport]:
+def verify_all(path: str | Path, *, regenerate: bool = True) -> list[VerifyReport]:
     """Verify a dataset folder, or a suite folder and every dataset in it.
 
     For a suite, the first report checks ``suite.json``: its format and that each task's
@@ -616,6 +861,8 @@ def verify_all(path: str | Path) -> list[VerifyReport]:
     ----------
     path : str or Path
         A dataset or suite folder.
+    regenerate : bool
+        Passed to :func:`verify`.
 
     Returns
     -------
@@ -636,7 +883,7 @@ def verify_all(path: str | Path) -> list[VerifyReport]:
     path = Path(path)
     folders = dataset_folders(path)
     reports = []
-    if (path / SUITE_MANIFEST).is_file():
+    if _is_file(path / SUITE_MANIFEST):
         suite = VerifyReport(str(path / SUITE_MANIFEST))
         for entry in _suite_doc(path)["tasks"]:
             manifest = path / entry["name"] / MANIFEST
@@ -648,7 +895,7 @@ def verify_all(path: str | Path) -> list[VerifyReport]:
             suite.add(entry["name"], digest == entry["manifest_sha256"], "manifest.json SHA-256 "
                       + ("matches suite.json" if digest == entry["manifest_sha256"] else "differs from suite.json"))
         reports.append(suite)
-    return reports + [verify(folder) for folder in folders]
+    return reports + [verify(folder, regenerate=regenerate) for folder in folders]
 
 
 def summary(path: str | Path) -> dict[str, Any]:

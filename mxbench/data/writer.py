@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
+import logging
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import signal
+import socket
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -54,22 +61,485 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+#: The prefix of the private folder a write goes to before it is renamed into place.
+TMP_PREFIX = ".mxbench-tmp-"
+#: The prefix of the private folder an overwritten output is moved into until the new one is in place.
+OLD_PREFIX = ".mxbench-old-"
+_PRIVATE_NAME = re.compile(r"^\.mxbench-(tmp|old)-(\d+)-([0-9a-f]{8})-([0-9a-f]+)$")
+_MODEL_FORMAT = "mxbench-model"  # models/trained.py's FORMAT (the data package does not import the models)
+_log = logging.getLogger(__name__)
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived while :func:`raise_on_sigterm` was in force.
+
+    A ``SystemExit`` with code ``128 + SIGTERM`` (143 on Linux), so an uncaught one ends the
+    process with the status a shell reports for a terminated command, after every ``finally``
+    and ``except BaseException`` block on the way has run.
+
+    Examples
+    --------
+    >>> issubclass(Terminated, SystemExit), Terminated(143).code
+    (True, 143)
+    """
+
+
+@contextmanager
+def raise_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into a :class:`Terminated` exception raised in the main thread, for the block.
+
+    Only where it is safe and harmless: in the main thread, and only while SIGTERM has its
+    default action (a handler someone else installed, e.g. the command line's, is left alone).
+    The first SIGTERM raises; any further one while the block (and its clean-up) runs is
+    ignored, so a second signal cannot cut the clean-up short. The previous action is restored
+    on exit. :func:`atomic_dir` runs its write and its clean-up under this.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> import signal
+    >>> try:
+    ...     with raise_on_sigterm():
+    ...         signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # what a SIGTERM runs
+    ... except Terminated as e:
+    ...     print("terminated", e.code)
+    terminated 143
+    >>> signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    True
+    """
+    if (not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+    fired = False
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` may exist on this machine (True when it cannot be told)."""
+    if pid <= 0 or os.name == "nt":  # on Windows os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists but belongs to someone else
+        return True
+    return True
+
+
+def _private_dir(parent: Path, prefix: str) -> Path:
+    """A new folder ``<prefix><pid>-<host>-<random>`` in ``parent``, made by this call (never an existing one)."""
+    for _ in range(100):
+        path = parent / f"{prefix}{os.getpid()}-{_host_tag()}-{secrets.token_hex(6)}"
+        try:
+            os.mkdir(path)  # mode 0o777 & ~umask: a dataset is for sharing
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(errno.EEXIST, "no free temporary folder name", str(parent))
+
+
+def clean_stale_temporaries(parent: str | Path) -> list[Path]:
+    """Remove the temporary folders that writers which are no longer running left in ``parent``.
+
+    A write goes to ``.mxbench-tmp-<pid>-<host>-<random>`` beside its target (``<host>``: 8 hex
+    digits of the SHA-256 of the host name), and an overwritten output waits in
+    ``.mxbench-old-<pid>-<host>-<random>/<name>`` until the new one is in place. A process
+    killed outright (SIGKILL, power loss) leaves them behind. This removes such a folder only
+    when its name has exactly that form, its host is this host and no process ``<pid>`` exists
+    here; anything else (a live or unknown owner, another host sharing the folder, a name of
+    another form, a file) is kept. A stale ``.mxbench-old-*`` whose ``<name>`` no longer exists
+    in ``parent`` holds the only copy of an output whose replacement never arrived: it is
+    renamed back to ``<name>`` instead of being removed. :func:`atomic_dir` calls this at the
+    start of every write into ``parent``. These folders are private to mxbench (a random
+    name that no other program writes into), so a stale one is removed whole. A reused PID
+    only delays the clean-up (the folder is kept while that PID lives); on Windows nothing is
+    removed. Writers that share a folder, a host name and not a PID namespace (containers
+    run with the host's name) can mistake each other's live folders for stale ones: the
+    write that loses its folder then fails with an error, and nothing else is removed.
+
+    Parameters
+    ----------
+    parent : str or Path
+        The folder to clean; a missing one is left alone.
+
+    Returns
+    -------
+    list of Path
+        The folders removed or restored.
+
+    Examples
+    --------
+    >>> import os, subprocess, sys, tempfile
+    >>> from pathlib import Path
+    >>> parent = Path(tempfile.mkdtemp())
+    >>> child = subprocess.Popen([sys.executable, "-c", "pass"]); _ = child.wait()
+    >>> (parent / f".mxbench-tmp-{child.pid}-{_host_tag()}-00ff").mkdir()
+    >>> (parent / f".mxbench-tmp-{os.getpid()}-{_host_tag()}-00ff").mkdir()
+    >>> [p.name.split("-")[2] == str(child.pid) for p in clean_stale_temporaries(parent)]
+    [True]
+    >>> [p.split("-")[2] == str(os.getpid()) for p in os.listdir(parent)]
+    [True]
+    """
+    parent = Path(parent)
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return []
+    host, cleaned = _host_tag(), []
+    for entry in entries:
+        match = _PRIVATE_NAME.match(entry.name)
+        if match is None or match.group(3) != host or _alive(int(match.group(2))):
+            continue
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        path = Path(entry.path)
+        if match.group(1) == "old":
+            try:
+                inside = os.listdir(path)
+            except OSError:
+                continue
+            if len(inside) == 1 and not os.path.lexists(parent / inside[0]):
+                try:
+                    _rename_noreplace(path / inside[0], parent / inside[0])
+                except OSError:
+                    continue
+                _log.warning("restored %r from %r, left by process %s that is no longer running",
+                             str(parent / inside[0]), str(path), match.group(2))
+        shutil.rmtree(path, ignore_errors=True)
+        cleaned.append(path)
+    return cleaned
+
+
+def _renameat2_noreplace(src: str, dst: str) -> int:
+    """0 on success, else the errno of ``renameat2(RENAME_NOREPLACE)`` / ``renamex_np(RENAME_EXCL)``; -1 if absent."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL(None, use_errno=True)
+        except OSError:
+            _LIBC = False
+    if not _LIBC:
+        return -1
+    linux, mac = getattr(_LIBC, "renameat2", None), getattr(_LIBC, "renamex_np", None)
+    if linux is not None:
+        result = linux(-100, os.fsencode(src), -100, os.fsencode(dst), 1)  # AT_FDCWD, RENAME_NOREPLACE
+    elif mac is not None:
+        result = mac(os.fsencode(src), os.fsencode(dst), 4)  # RENAME_EXCL
+    else:
+        return -1
+    return 0 if result == 0 else ctypes.get_errno()
+
+
+_LIBC: Any = None
+_UNSUPPORTED = {errno.ENOSYS, errno.EINVAL, getattr(errno, "ENOTSUP", -2), getattr(errno, "EOPNOTSUPP", -2)}
+
+
+def _rename_noreplace(src: str | Path, dst: str | Path) -> None:
+    """Rename ``src`` to ``dst``, failing with ``FileExistsError`` if ``dst`` exists.
+
+    Atomic where the system offers it (``renameat2(RENAME_NOREPLACE)`` on Linux,
+    ``renamex_np(RENAME_EXCL)`` on macOS). Elsewhere (or on a file system that refuses the
+    flag) it checks, then renames: ``rename`` itself refuses a file or a non-empty folder at
+    ``dst``, so the only thing the gap can let through is an empty folder created in that
+    instant, which is replaced; nothing with content is ever replaced.
+    """
+    src, dst = os.fspath(src), os.fspath(dst)
+    code = _renameat2_noreplace(src, dst)
+    if code == 0:
+        return
+    if code not in _UNSUPPORTED and code != -1:
+        raise OSError(code, os.strerror(code), dst)
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+    try:
+        os.rename(src, dst)
+    except OSError as e:
+        if e.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst) from None
+        raise
+
+
+class _NotOurs(Exception):
+    """Why a folder is not mxbench's output (the message is the reason)."""
+
+
+def _read_doc(path: Path, keys: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise _NotOurs(f"its {path.name} is not readable JSON ({type(e).__name__})") from None
+    if not isinstance(doc, dict):
+        raise _NotOurs(f"its {path.name} is not a JSON object")
+    for key, want in keys.items():
+        value = doc.get(key)
+        if not (value == want if isinstance(want, str) else isinstance(value, want) and not isinstance(value, bool)):
+            expected = repr(want) if isinstance(want, str) else f"a {want.__name__}"
+            raise _NotOurs(f"its {path.name} is not mxbench's: {key!r} is {value!r:.40}, not {expected}")
+    return doc
+
+
+def _plain(name: Any) -> bool:
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+
+
+def _only(folder: Path, allowed: set[str], doc: str) -> None:
+    extra = sorted(set(os.listdir(folder)) - allowed)
+    if extra:
+        raise _NotOurs(f"it holds {extra[0]!r}, which {doc} does not list")
+
+
+def _hash_matches(path: Path, sha: Any, doc: str) -> None:
+    if path.is_symlink() or not path.is_file():
+        raise _NotOurs(f"{path.name!r}, listed in {doc}, is missing or not a plain file")
+    if sha256_file(path) != sha:
+        raise _NotOurs(f"{path.name!r} does not match its SHA-256 in {doc}")
+
+
+def _dataset_files(folder: Path) -> list[str]:
+    doc = _read_doc(folder / MANIFEST, {"format": FORMAT, "schema_version": int, "mxbench_version": str,
+                                        "files": dict})
+    files = doc["files"]
+    if not files or not all(_plain(n) and n != MANIFEST and isinstance(i, dict) and isinstance(i.get("sha256"), str)
+                            for n, i in files.items()):
+        raise _NotOurs(f"its {MANIFEST} lists no files or a malformed file entry")
+    _only(folder, set(files) | {MANIFEST}, MANIFEST)
+    for name, info in files.items():
+        _hash_matches(folder / name, info["sha256"], MANIFEST)
+    return [*files, MANIFEST]
+
+
+def _suite_files(folder: Path) -> list[str]:
+    doc = _read_doc(folder / SUITE_MANIFEST, {"format": SUITE_FORMAT, "schema_version": int, "tasks": list})
+    tasks = doc["tasks"]
+    if not tasks or not all(isinstance(t, dict) and _plain(t.get("name")) and t["name"] != SUITE_MANIFEST
+                            and isinstance(t.get("manifest_sha256"), str) for t in tasks):
+        raise _NotOurs(f"its {SUITE_MANIFEST} lists no tasks or a malformed task entry")
+    _only(folder, {t["name"] for t in tasks} | {SUITE_MANIFEST}, SUITE_MANIFEST)
+    files = []
+    for task in tasks:
+        sub = folder / task["name"]
+        if sub.is_symlink() or not sub.is_dir():
+            raise _NotOurs(f"{task['name']!r}, listed in {SUITE_MANIFEST}, is missing or not a folder")
+        _hash_matches(sub / MANIFEST, task["manifest_sha256"], f"{SUITE_MANIFEST} (task {task['name']!r})")
+        try:
+            files += [f"{task['name']}/{name}" for name in _dataset_files(sub)]
+        except _NotOurs as e:
+            raise _NotOurs(f"its task {task['name']!r}: {e}") from None
+    return files + [task["name"] for task in tasks] + [SUITE_MANIFEST]
+
+
+def _model_files(folder: Path) -> list[str]:
+    doc = _read_doc(folder / "config.json", {"format": _MODEL_FORMAT, "schema_version": int, "mxbench_version": str,
+                                             "arch": str, "weights_sha256": str})
+    _only(folder, {"config.json", "weights.pt"}, "config.json")
+    _hash_matches(folder / "weights.pt", doc["weights_sha256"], "config.json")
+    return ["weights.pt", "config.json"]
+
+
+_KINDS = {MANIFEST: ("mxbench dataset", _dataset_files), SUITE_MANIFEST: ("mxbench suite", _suite_files),
+          "config.json": ("mxbench model", _model_files)}
+
+
+def _owned(folder: Path, markers: tuple[str, ...]) -> tuple[str, list[str]]:
+    """What ``folder`` is and the entries (files, then folders, relative) mxbench wrote there; raises ``_NotOurs``."""
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            raise _NotOurs("it is not a folder")
+        if not any(folder.iterdir()):
+            return "an empty folder", []
+        present = [m for m in markers if (folder / m).is_file()]
+        if not present:
+            raise _NotOurs(f"it holds none of {', '.join(markers)}")
+        reasons = []
+        for marker in present:
+            if marker not in _KINDS:
+                reasons.append(f"mxbench writes no {marker}")
+                continue
+            kind, files_of = _KINDS[marker]
+            try:
+                return kind, files_of(folder)
+            except _NotOurs as e:
+                reasons.append(str(e))
+        raise _NotOurs("; ".join(reasons))
+    except OSError as e:
+        raise _NotOurs(f"it cannot be read ({e.strerror or e})") from None
+
+
+def check_replaceable(folder: str | Path, markers: tuple[str, ...] = (MANIFEST, SUITE_MANIFEST)) -> str:
+    """Say what an overwrite of ``folder`` would replace, or refuse: only mxbench's own output is replaced.
+
+    A folder qualifies when it is empty, or when it is exactly what mxbench writes, checked
+    by content and not by a file's name:
+
+    * a dataset (marker ``manifest.json``): the manifest has mxbench's ``format``,
+      ``schema_version`` and ``mxbench_version``, every file it lists is there with the
+      SHA-256 it records, and nothing else is in the folder;
+    * a suite (``suite.json``): mxbench's suite format, and nothing but the datasets it lists,
+      each passing the dataset test, its ``manifest.json`` with the SHA-256 recorded;
+    * a model folder (``config.json``): mxbench's model format, keys and version, ``weights.pt``
+      with the ``weights_sha256`` recorded, and nothing else.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The existing folder.
+    markers : tuple of str
+        The kinds of output accepted, by their manifest's name.
+
+    Returns
+    -------
+    str
+        What the folder is, e.g. ``"mxbench dataset"``, ``"mxbench suite"`` or ``"an empty folder"``.
+
+    Raises
+    ------
+    DatasetError
+        The folder is not one of those; the message names it and says why.
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> web = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(web, "manifest.json"), "w").write(json.dumps({"name": "my app"}))
+    >>> try:
+    ...     check_replaceable(web)
+    ... except DatasetError as e:
+    ...     print(str(e).split(" exists and ")[1])
+    its manifest.json is not mxbench's: 'format' is None, not 'mxbench-dataset': it is not mxbench's output; refusing to overwrite it
+    """
+    folder = Path(folder)
+    try:
+        return _owned(folder, tuple(markers))[0]
+    except _NotOurs as e:
+        raise DatasetError(f"out: {str(folder)!r} exists and {e}: it is not mxbench's output; refusing to "
+                           "overwrite it") from None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _make_parents(parent: Path, made: list[Path]) -> None:
+    """Create ``parent`` and its missing ancestors, appending to ``made`` each folder this call created."""
+    missing = []
+    while not os.path.lexists(parent):
+        missing.append(parent)
+        parent = parent.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:  # made by someone else meanwhile: not ours to remove
+            continue
+        made.append(folder)
+
+
+def _remove_listed(folder: Path, entries: list[str]) -> bool:
+    """Remove the files, then the folders, ``entries`` names in ``folder``, then ``folder``; False if anything stays."""
+    for name in entries:
+        path = folder / name
+        if not path.is_dir() or path.is_symlink():
+            with suppress(FileNotFoundError):
+                os.unlink(path)
+    for name in sorted((n for n in entries if (folder / n).is_dir()), key=len, reverse=True):
+        with suppress(OSError):
+            os.rmdir(folder / name)
+    try:
+        os.rmdir(folder)
+    except OSError:
+        return False
+    return True
+
+
+def _set_aside(target: Path, identity: Any, markers: tuple[str, ...], out: Path) -> tuple[Path, list[str]]:
+    """Move the output being overwritten into a private folder, re-checked there; put back and refuse if it changed."""
+    changed = (f"out: {str(out)!r} changed while this run was writing it ({{}}); it was left as it is and this run's "
+               "output was discarded")
+    if _identity(target) != identity:
+        raise DatasetError(changed.format("it was removed or replaced"))
+    old = _private_dir(target.parent, OLD_PREFIX)
+    moved = old / target.name
+    try:
+        os.rename(target, moved)
+    except OSError as e:
+        os.rmdir(old)
+        if isinstance(e, FileNotFoundError):
+            raise DatasetError(changed.format("it was removed or replaced")) from None
+        raise
+    try:
+        if _identity(moved) != identity:
+            raise _NotOurs("it was replaced")
+        _, entries = _owned(moved, markers)
+    except _NotOurs as e:
+        try:
+            _rename_noreplace(moved, target)
+            os.rmdir(old)
+        except OSError:
+            raise DatasetError(changed.format(e).replace("it was left as it is", f"it is kept in {str(moved)!r}")) \
+                from None
+        raise DatasetError(changed.format(e)) from None
+    return old, entries
+
+
 @contextmanager
 def atomic_dir(out: str | Path, overwrite: bool = False,
-               markers: tuple[str, ...] = ("manifest.json", "suite.json")) -> Iterator[Path]:
-    """Yield a temporary folder beside ``out`` that becomes ``out`` only if the block succeeds.
+               markers: tuple[str, ...] = (MANIFEST, SUITE_MANIFEST)) -> Iterator[Path]:
+    """Yield a private temporary folder beside ``out`` that becomes ``out`` only if the block succeeds.
 
-    On any error the temporary folder is removed and ``out`` is left as it was.
+    What it guarantees:
+
+    * **It removes only what it created.** The block writes into
+      ``.mxbench-tmp-<pid>-<host>-<random>``, a folder this call creates under a fresh name;
+      on any error, KeyboardInterrupt or SIGTERM (see :func:`raise_on_sigterm`) that folder is
+      removed. Parent folders this call created are removed only if they are empty by then
+      (``os.rmdir``), so what other programs put there meanwhile stays.
+    * **It never replaces what appeared meanwhile.** The final rename fails if ``out`` exists
+      (``renameat2(RENAME_NOREPLACE)`` on Linux, ``renamex_np(RENAME_EXCL)`` on macOS; elsewhere
+      check-then-rename, where ``rename`` itself refuses anything but an empty folder). Of two
+      runs writing one target, the first to finish wins and the other fails with a
+      ``DatasetError`` naming the target, removing nothing of the winner's.
+    * **It overwrites only mxbench's own output** (``overwrite=True``): ``out`` must pass
+      :func:`check_replaceable` before the write and again at the end, once moved into a private
+      ``.mxbench-old-*`` folder, and still be the same folder (device and inode); otherwise it
+      is put back and the write refused. Replacing is two renames in a row (old aside, new in);
+      the old output is then removed file by file, only the files its manifest lists. The
+      replacement is logged at INFO on this module's logger.
+    * **It cleans up after killed writers**: :func:`clean_stale_temporaries` runs on the parent
+      first.
 
     Parameters
     ----------
     out : str or Path
         The folder to create (its parent folders are created as needed).
     overwrite : bool
-        Replace ``out`` if it exists (otherwise that is an error); only a folder that is
-        empty or holds one of ``markers`` is replaced.
+        Replace ``out`` if it exists (otherwise that is an error); only an empty folder or one
+        that :func:`check_replaceable` accepts for ``markers`` is replaced.
     markers : tuple of str
-        The files that mark a folder as mxbench's output.
+        The kinds of mxbench output that may be replaced, by manifest name: ``manifest.json``
+        (a dataset), ``suite.json`` (a suite), ``config.json`` (a model folder).
 
     Yields
     ------
@@ -79,7 +549,8 @@ def atomic_dir(out: str | Path, overwrite: bool = False,
     Raises
     ------
     DatasetError
-        ``out`` exists and ``overwrite`` is False, or its parent folder cannot be written.
+        ``out`` exists and ``overwrite`` is False or it is not mxbench's output, it appeared or
+        changed during the write, or its parent folder cannot be written.
 
     Examples
     --------
@@ -91,51 +562,71 @@ def atomic_dir(out: str | Path, overwrite: bool = False,
     ['a.txt']
     """
     out = Path(out)
+    markers = tuple(markers)
     try:
-        exists = out.exists() or out.is_symlink()
+        exists = os.path.lexists(out)
         here = Path.cwd().resolve()
         target = out.resolve()
     except OSError as e:
         raise DatasetError(f"out: unusable path {str(out)!r}: {e.strerror}") from None
+    identity = None
     if exists:
         if not overwrite:
             raise DatasetError(f"out: {str(out)!r} already exists (choose another folder or overwrite it)")
         if target == here or target in here.parents:
             raise DatasetError(f"out: {str(out)!r} is or contains the current folder; it cannot be overwritten")
-        if not out.is_dir() or (any(out.iterdir()) and not any((out / m).is_file() for m in markers)):
-            raise DatasetError(f"out: {str(out)!r} exists and holds none of {', '.join(markers)}: it is not "
-                               "mxbench's output; refusing to overwrite it")
+        try:
+            what = _owned(target, markers)[0]
+        except _NotOurs as e:
+            raise DatasetError(f"out: {str(out)!r} exists and {e}: it is not mxbench's output; refusing to "
+                               "overwrite it") from None
+        identity = _identity(target)
     parent = target.parent
-    created = parent  # the highest folder this call creates, removed again on failure
-    while not created.parent.exists():
-        created = created.parent
-    made_parent = not parent.exists()
-    tmp = old = None
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".mxbench-tmp-", dir=parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a dataset is for sharing
-        yield tmp
-        if exists:
-            old = Path(tempfile.mkdtemp(prefix=".mxbench-old-", dir=parent))
-            os.rename(target, old / "previous")
-        os.rename(tmp, target)
-        tmp = None
-    except BaseException as e:
-        if old is not None and (old / "previous").exists() and not target.exists():
-            os.rename(old / "previous", target)  # put the previous dataset back
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if made_parent:
-            shutil.rmtree(created, ignore_errors=True)
-        if isinstance(e, OSError) and not isinstance(e, DatasetError):
-            raise DatasetError(f"out: cannot write {str(out)!r}: {e.strerror or e}") from None
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    made: list[Path] = []
+    tmp: Path | None = None
+    old: Path | None = None
+    entries: list[str] = []
+    with raise_on_sigterm():
+        try:
+            _make_parents(parent, made)
+            clean_stale_temporaries(parent)
+            tmp = _private_dir(parent, TMP_PREFIX)
+            yield tmp
+            if exists:
+                old, entries = _set_aside(target, identity, markers, out)
+            try:
+                _rename_noreplace(tmp, target)
+            except FileExistsError:
+                raise DatasetError(f"out: {str(out)!r} appeared while this run was writing it (another run finished "
+                                   "it first?); it was left as it is and this run's output was discarded") from None
+            tmp = None
+            if old is not None:
+                _log.info("out: replaced %s %r", what, str(out))
+        except BaseException as e:
+            if old is not None:
+                moved = old / target.name
+                try:
+                    _rename_noreplace(moved, target)  # put the previous output back
+                    os.rmdir(old)
+                except OSError:
+                    _log.warning("out: the previous content of %r is kept in %r", str(out), str(moved))
+                old = None
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)  # private to this call: nobody else writes there
+            for folder in reversed(made):
+                try:
+                    os.rmdir(folder)  # only if empty: what others wrote there stays
+                except OSError:
+                    break
+            if isinstance(e, OSError):
+                raise DatasetError(f"out: cannot write {str(out)!r}: {e.strerror or e}") from None
+            raise
+        finally:
+            if old is not None and not _remove_listed(old / target.name, entries):
+                _log.warning("out: %r holds files mxbench did not write; it was left there", str(old / target.name))
+            elif old is not None:
+                with suppress(OSError):
+                    os.rmdir(old)
 
 
 def _fixed_list(values: np.ndarray, pa_type: pa.DataType) -> pa.Array:
@@ -369,4 +860,5 @@ def write(spec: TaskSpec | Mapping[str, Any] | str, out: str | Path, *, instance
     return Path(out)
 
 
-__all__ = ["write", "sha256_file", "atomic_dir", "manifest_of", "canonical_json"]
+__all__ = ["write", "sha256_file", "atomic_dir", "check_replaceable", "clean_stale_temporaries", "raise_on_sigterm",
+           "Terminated", "manifest_of", "canonical_json"]

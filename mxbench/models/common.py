@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 
 from mxbench.errors import MxbenchError
+from mxbench.spec.fields import _show
 
 
 class ModelError(MxbenchError):
@@ -28,6 +30,42 @@ ARCHITECTURES = {
     "transformer": ("mxbench.models.transformer", "TokenTransformer"),
     "fl_i2moe": ("mxbench.models.fl_i2moe", "FLI2MoE"),
 }
+
+
+#: The largest value of each integer size option, from memory: a ``w x w`` layer at the width cap
+#: 4096 holds 16.8M float32 weights (64 MiB); token widths (``dim``, ``player_dim``) are capped at
+#: 1024 because every example holds ``players x dim`` activations per layer (4096 x 1024 floats =
+#: 16 MiB per example at the player cap); depth at 32, heads at 64, the MLP ratio at 16. Each
+#: must be at least 1, except ``head_hidden`` (0: a linear head) and ``interaction_batch`` (0: all
+#: pairs in one batch), which may be 0 (``OPTION_MIN``).
+OPTION_MIN = {"head_hidden": 0, "interaction_batch": 0}
+OPTION_MAX = {"player_dim": 1024, "dim": 1024, "encoder_hidden": 4096, "hidden": 4096, "head_hidden": 4096,
+              "rw_hidden": 4096, "layers": 32, "rw_layers": 32, "heads": 64, "mlp_ratio": 16,
+              "interaction_batch": 4096}
+#: The most weights the repeated core of a model may hold (estimated from the config, before any
+#: allocation: see :func:`estimate_core_parameters`): 50M float32 weights are 200 MB, and training
+#: keeps about four copies (weights, gradients, Adam's two moments), 800 MB.
+MAX_PARAMETERS = 50_000_000
+
+
+def estimate_core_parameters(arch: str, config: Mapping[str, Any]) -> int:
+    """The weights of a config's repeated layers, ignoring the (smaller) per-player parts.
+
+    ``fusion_mlp``: ``layers * hidden**2``; ``transformer``: ``layers * dim**2 * (4 + 2 * mlp_ratio)``
+    (attention and MLP); ``fl_i2moe``: the same per expert block plus ``rw_layers * rw_hidden**2``.
+
+    Examples
+    --------
+    >>> estimate_core_parameters("transformer", resolve_config("transformer"))
+    4096
+    """
+    c = config
+    if arch == "fusion_mlp":
+        return c["layers"] * c["hidden"] ** 2
+    block = c["layers"] * c["dim"] ** 2 * (4 + 2 * c["mlp_ratio"])
+    if arch == "fl_i2moe":
+        return block + c["rw_layers"] * c["rw_hidden"] ** 2
+    return block
 
 
 def architecture(arch: str) -> type:
@@ -67,7 +105,9 @@ def resolve_config(arch: str, config: Mapping[str, Any] | None = None) -> dict[s
     Raises
     ------
     ModelError
-        An unknown architecture or a keyword the constructor does not take.
+        An unknown architecture, a keyword the constructor does not take, a size option that is not
+        an integer or is outside ``OPTION_MIN``..``OPTION_MAX``, or a config whose repeated layers
+        would hold more than ``MAX_PARAMETERS`` weights (checked before anything is allocated).
 
     Examples
     --------
@@ -84,7 +124,28 @@ def resolve_config(arch: str, config: Mapping[str, Any] | None = None) -> dict[s
     if unknown:
         raise ModelError(f"config: {arch} takes no option {unknown[0]!r} "
                          f"(options: {', '.join(p.name for p in params)})")
-    return {p.name: given.get(p.name, p.default) for p in params}
+    resolved = {p.name: given.get(p.name, p.default) for p in params}
+    for p in params:
+        value = resolved[p.name]
+        if p.name in OPTION_MAX:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ModelError(f"config.{p.name}: expected an integer, got {_show(value)}")
+            least = OPTION_MIN.get(p.name, 1)
+            if not least <= value <= OPTION_MAX[p.name]:
+                raise ModelError(f"config.{p.name}: expected {least} to {OPTION_MAX[p.name]} (OPTION_MAX, from memory), "
+                                 f"got {_show(value)}")
+        elif isinstance(p.default, bool):
+            if not isinstance(value, bool):
+                raise ModelError(f"config.{p.name}: expected true or false, got {_show(value)}")
+        elif isinstance(p.default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ModelError(f"config.{p.name}: expected a finite number, got {_show(value)}")
+    n = estimate_core_parameters(arch, resolved)
+    if n > MAX_PARAMETERS:
+        sizes = ", ".join(f"{k}={resolved[k]}" for k in resolved if k in OPTION_MAX)
+        raise ModelError(f"config: {arch} with {sizes} has about {n:,} weights in its repeated layers, more than "
+                         f"{MAX_PARAMETERS:,} (MAX_PARAMETERS: 200 MB of float32 weights, ~800 MB to train)")
+    return resolved
 
 
 def build(arch: str, task_or_modalities: Any, config: Mapping[str, Any] | None = None) -> nn.Module:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,12 +15,32 @@ from torch import nn
 from mxbench.errors import MxbenchError
 from mxbench.models.common import ModelError, build, keep_rate_coalitions, predict_batches, to_tensors
 from mxbench.oracles.moebius import MoebiusGame, moebius_from_table, subset_masks
+from mxbench.spec.fields import loads_unique
 from mxbench.task import InputGame, Task
 
 FORMAT = "mxbench-model"
 SCHEMA_VERSION = 1
 R2_THRESHOLD = 0.95
 SHARE_TOLERANCE = 0.05
+INTEGRITY_KEY = "config_sha256"  # the field of config.json that holds the hash of the rest
+RECHECK_INSTANCES = 128  # held-out instances on which load re-measures a certified model's R²
+RECHECK_SLACK = 0.05  # how far below its claimed R² a re-measured certified model may fall
+
+
+def config_digest(doc: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a model's ``config.json`` without its ``config_sha256`` field.
+
+    The config holds ``weights_sha256``, so this one hash covers the architecture, the config,
+    the certificate and the weights.
+
+    Examples
+    --------
+    >>> config_digest({"a": 1, "config_sha256": "x"}) == config_digest({"a": 1})
+    True
+    """
+    rest = {k: v for k, v in doc.items() if k != INTEGRITY_KEY}
+    text = json.dumps(json.loads(json.dumps(rest)), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def r2_score(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -259,6 +280,9 @@ class TrainedModel:
     def save(self, folder: str | Path, overwrite: bool = False) -> Path:
         """Write ``weights.pt`` (a state dict) and ``config.json`` to a new folder, atomically.
 
+        ``config.json`` records the SHA-256 of the weights and, in ``config_sha256``, the
+        SHA-256 of its own canonical JSON without that field (see :func:`load`).
+
         Examples
         --------
         >>> import mxbench, tempfile, os
@@ -281,14 +305,31 @@ class TrainedModel:
                    "random_state": self.random_state, "settings": self.settings, "history": self.history,
                    "seconds": self.seconds, "weights_sha256": sha256_file(tmp / "weights.pt"),
                    "certificate": None if self.certificate is None else self.certificate.to_dict()}
+            doc[INTEGRITY_KEY] = config_digest(doc)
             (tmp / "config.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         return Path(folder)
 
 
-def load(folder: str | Path, task: Task | None = None, device: str = "cpu") -> TrainedModel:
+def load(folder: str | Path, task: Task | None = None, device: str = "cpu", *, recheck: bool = True) -> TrainedModel:
     """Load a model folder written by :meth:`TrainedModel.save`.
 
-    Weights are read with ``torch.load(weights_only=True)`` after their SHA-256 is checked.
+    Checks, before the model is returned:
+
+    - ``config.json``'s ``config_sha256`` equals the SHA-256 of the canonical JSON of the rest
+      of the file (architecture, config, spec hash, history, certificate, ``weights_sha256``),
+      so an edited config or certificate is refused; a folder without it (saved by an
+      older mxbench) is refused too: re-save or retrain it;
+    - ``weights.pt`` has the recorded SHA-256; it is read with ``torch.load(weights_only=True)``;
+    - the certificate is consistent: ``passed`` is what its own R² and share error give;
+    - with ``task`` and ``recheck``, for a certified model: the model's R² against ``f*`` under
+      random coalitions, re-measured on up to 128 held-out instances, is within 0.05 of the
+      certificate's ``r2_random`` claim (about 1024 forward rows).
+
+    A hash only detects accidents and naive edits: whoever can write the folder can also
+    recompute the hashes, so a forged, re-hashed certificate is caught only by the
+    re-measurement, which needs the task and checks only the headline R² (shares and term
+    errors are taken as written). Keep model folders where only you can write, or call
+    :meth:`TrainedModel.certify` again.
 
     Parameters
     ----------
@@ -298,37 +339,69 @@ def load(folder: str | Path, task: Task | None = None, device: str = "cpu") -> T
         When given, the model must have been trained on this task's spec.
     device : str
         Where to put the weights.
+    recheck : bool
+        Re-measure a certified model's R² on the task (default True; needs ``task``).
 
     Raises
     ------
     ModelError
-        Missing or altered files, another format, or a task of another spec.
+        A file is missing, unreadable or altered (the message names it), another format, an
+        inconsistent or disproved certificate, or a task of another spec.
     """
+    folder = Path(folder)
+    try:
+        return _load(folder, task, device, recheck)
+    except OSError as e:  # an unreadable folder or file: name it, never a bare PermissionError
+        name = e.filename if e.filename is not None else folder
+        raise ModelError(f"{str(name)!r}: cannot be read ({e.strerror or type(e).__name__})") from None
+
+
+def _load(folder: Path, task: Task | None, device: str, recheck: bool) -> TrainedModel:
     from mxbench.data.writer import sha256_file
 
-    folder = Path(folder)
     path = folder / "config.json"
     if not path.is_file():
         raise ModelError(f"{str(folder)!r} is not a model folder: config.json is missing")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = loads_unique(path.read_text(encoding="utf-8"),
+                           lambda field, message: ModelError(f"config.json: {field}: {message}"), "config.json")
+        if not isinstance(doc, dict):
+            raise TypeError("expected a JSON object")
         if doc.get("format") != FORMAT or doc.get("schema_version") != SCHEMA_VERSION:
             raise ModelError(f"config.json: format {doc.get('format')!r} / schema_version "
                              f"{doc.get('schema_version')!r}, expected {FORMAT!r} / {SCHEMA_VERSION}")
+    except ModelError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, TypeError) as e:
+        raise ModelError(f"config.json: unreadable or malformed ({e!r})") from None
+    try:
         arch, config, spec_hash = doc["arch"], doc["config"], doc["spec_hash"]
         cert = doc.get("certificate")
         certificate = Certificate(**cert) if cert is not None else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+    except (KeyError, TypeError, AttributeError) as e:
         raise ModelError(f"config.json: unreadable or malformed ({e!r})") from None
+    if certificate is not None:
+        _check_certificate(certificate)
+    try:
+        module = build(arch, _modalities_of(doc), config)
+    except ModelError as e:  # a malformed config names its field; only then is the hash checked
+        raise ModelError(f"config.json: {e}") from None
+    recorded = doc.get(INTEGRITY_KEY)
+    if not isinstance(recorded, str):
+        raise ModelError(f"config.json: no {INTEGRITY_KEY} integrity hash (saved by an older mxbench, or removed); "
+                         "re-save or retrain the model")
+    if config_digest(doc) != recorded:
+        raise ModelError(f"config.json: SHA-256 of its contents does not match its {INTEGRITY_KEY} "
+                         "(the config or the certificate was altered)")
     weights = folder / "weights.pt"
     if not weights.is_file():
         raise ModelError(f"weights.pt: missing from {str(folder)!r}")
-    if sha256_file(weights) != doc.get("weights_sha256"):
-        raise ModelError("weights.pt: SHA-256 does not match config.json (the file is corrupt or was altered)")
     try:
-        module = build(arch, _modalities_of(doc), config)
-    except ModelError as e:
-        raise ModelError(f"config.json: {e}") from None
+        digest = sha256_file(weights)
+    except OSError as e:
+        raise ModelError(f"weights.pt: cannot be read ({e.strerror or type(e).__name__})") from None
+    if digest != doc.get("weights_sha256"):
+        raise ModelError("weights.pt: SHA-256 does not match config.json (the file is corrupt or was altered)")
     try:
         state = torch.load(weights, map_location=device, weights_only=True)
         module.load_state_dict(state, strict=True)
@@ -339,7 +412,42 @@ def load(folder: str | Path, task: Task | None = None, device: str = "cpu") -> T
                          doc.get("history", []), doc.get("settings", {}), certificate, doc.get("seconds", 0.0))
     if task is not None:
         model._check_task(task)
+        if recheck and model.certified:
+            _recheck_certificate(model, task)
     return model
+
+
+def _check_certificate(c: Certificate) -> None:
+    """The certificate's verdict must follow from its own figures."""
+    try:
+        passed = bool(float(c.r2_random) >= R2_THRESHOLD and float(c.share_error) <= SHARE_TOLERANCE)
+    except (TypeError, ValueError) as e:
+        raise ModelError(f"config.json: certificate has non-numeric figures ({e})") from None
+    if bool(c.passed) != passed or not isinstance(c.passed, bool):
+        raise ModelError(f"config.json: certificate says passed={c.passed!r} but its r2_random {c.r2_random!r} and "
+                         f"share_error {c.share_error!r} give passed={passed} (the certificate was altered)")
+
+
+def _recheck_certificate(model: TrainedModel, task: Task) -> float:
+    """Re-measure R² under random coalitions on a few held-out instances; ModelError if far below the claim."""
+    cert = model.certificate
+    assert cert is not None
+    plan = task.plan
+    rows = task.split_indices("test")
+    if len(rows) == 0:
+        rows = task.split_indices("val")
+    rows = rows[:min(RECHECK_INSTANCES, max(int(cert.instances), 1))]
+    if len(rows) < 8:
+        return float("nan")  # too few held-out instances to say anything
+    rep = np.repeat(rows, 8)
+    coal = keep_rate_coalitions(np.random.default_rng([model.random_state, 11]), len(rep), task.n_players)
+    masked = plan.mask({k: v[rep] for k, v in task.inputs.items()}, coal)
+    r2 = r2_score(model.predict(masked), plan.f_star(plan.decode(masked)))
+    if not r2 >= float(cert.r2_random) - RECHECK_SLACK:
+        raise ModelError(f"config.json: certificate claims R² {float(cert.r2_random):.4f} under random coalitions, "
+                         f"but the model scores {r2:.4f} on {len(rows)} held-out instances of {task.spec.name!r} "
+                         "(the certificate was forged, or belongs to other weights)")
+    return r2
 
 
 def _modalities_of(doc: Mapping[str, Any]):

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from mxbench.errors import SpecError
 from mxbench.spec.constants import (KINDS, MASK_ID, MAX_CHANNELS, MAX_INPUT_VALUES, MAX_INSTANCES, MAX_MAGNITUDE,
-                                    MAX_MODALITIES, MAX_NAME_LENGTH, MAX_PLAYERS, MAX_SEED, MAX_TERM_PLAYERS,
+                                    MAX_MODALITIES, MAX_NAME_LENGTH, MAX_PAIRS, MAX_PLAYERS, MAX_SEED,
+                                    MAX_SPEC_BYTES, MAX_TERMS, MAX_TERM_PLAYERS,
                                     MAX_VOCAB, MIN_RANDOM_WEIGHT, MIN_VALUE_TOKENS, MIN_WEIGHT, N_NEUTRAL,
                                     PLACEMENTS, RESERVED_NAMES, STREAM_CALIBRATION, STREAM_CODEBOOK, STREAM_DATA,
                                     STREAM_TERMS, SYNERGY_OPS, TARGETS, UNIQUE_FNS)
@@ -37,7 +38,8 @@ from mxbench.spec.terms import Term, _parse_term  # noqa: F401 - _parse_term: re
 __all__ = [
     "KINDS", "TARGETS", "UNIQUE_FNS", "SYNERGY_OPS", "PLACEMENTS", "MAX_MODALITIES", "MAX_TERM_PLAYERS", "MASK_ID",
     "N_NEUTRAL", "MIN_VALUE_TOKENS", "RESERVED_NAMES", "MAX_NAME_LENGTH", "MAX_PLAYERS", "MAX_INSTANCES",
-    "MAX_INPUT_VALUES", "MAX_VOCAB", "MAX_CHANNELS", "MAX_SEED", "MAX_MAGNITUDE", "MIN_WEIGHT", "MIN_RANDOM_WEIGHT",
+    "MAX_INPUT_VALUES", "MAX_PAIRS", "MAX_TERMS", "MAX_SPEC_BYTES", "MAX_VOCAB", "MAX_CHANNELS", "MAX_SEED",
+    "MAX_MAGNITUDE", "MIN_WEIGHT", "MIN_RANDOM_WEIGHT",
     "STREAM_TERMS", "STREAM_CODEBOOK", "STREAM_CALIBRATION", "STREAM_DATA",
     "SpecError", "ModalitySpec", "Term", "RandomTerms", "PlayerLayout", "TaskSpec", "canonical_json",
 ]

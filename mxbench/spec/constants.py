@@ -25,6 +25,23 @@ MAX_INSTANCES = 100_000_000
 MAX_INPUT_VALUES = 16384
 MAX_VOCAB = 1_000_000
 MAX_CHANNELS = 16
+#: Caps on the counts a spec lists, derived from memory. The writer works in blocks of 4096
+#: instances (``mxbench.task.BLOCK``); at the caps above, one block's raw inputs are at most
+#: 4096 x 16384 float64 (512 MiB) and its attributions table 4096 x 4096 rows (one per instance
+#: and player). The caps below keep every other per-block table at or below those sizes:
+#:
+#: - ``MAX_PAIRS``: explicit ``pairs``. Each pair is one row per instance in the pairs table (and
+#:   one SII column in the oracle), so at 4096 pairs that table has as many rows as the
+#:   attributions table at the player cap. Without a cap a 1 MB spec (~50,000 pairs) asked for
+#:   more than 3 GiB.
+#: - ``MAX_TERMS``: explicit ``terms`` and each ``random_terms`` count. A player is read by at most
+#:   one term, so a valid spec never has more terms than players; the cap refuses a longer list
+#:   before parsing it.
+MAX_PAIRS = 4096
+MAX_TERMS = 4096
+#: The largest spec file read (1 MiB): a spec within every cap above is far smaller; a file
+#: is read at most this many bytes + 1, so ``/dev/zero`` or a huge file is refused, not read.
+MAX_SPEC_BYTES = 1 << 20
 #: The largest seed (a 64-bit unsigned integer; a much longer one could not even be hashed).
 MAX_SEED = 2**64 - 1
 #: The largest absolute value of a term weight, the intercept and the noise levels: larger ones

@@ -101,3 +101,76 @@ def _name(d: Mapping[str, Any], path: str) -> str:
     if not _NAME.fullmatch(name):
         raise SpecError(where, f"must be letters, digits, '_' or '-', got {_show(name)}")
     return name
+
+
+class _JSONObject(dict):
+    """A parsed JSON object that remembers the keys it held more than once (in ``duplicates``)."""
+
+    __slots__ = ("duplicates",)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> _JSONObject:
+    """``object_pairs_hook`` for :func:`json.loads`: a dict that records its duplicate keys."""
+    obj = _JSONObject()
+    dups = []
+    for key, value in pairs:
+        if key in obj and key not in dups:
+            dups.append(key)
+        obj[key] = value
+    obj.duplicates = dups
+    return obj
+
+
+def _duplicate_key(doc: Any) -> tuple[str, str] | None:
+    """The path and name of the first duplicate key in a document parsed with :func:`_json_object`, or None.
+
+    Paths read like spec fields: ``terms``, ``modalities[0].name``. Walks without recursion.
+    """
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            dups = getattr(node, "duplicates", ())
+            if dups:
+                return (f"{path}.{dups[0]}" if path else str(dups[0])), dups[0]
+            stack.extend(reversed([(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()]))
+        elif isinstance(node, list):
+            stack.extend(reversed([(v, f"{path}[{i}]") for i, v in enumerate(node)]))
+    return None
+
+
+def loads_unique(text: str | bytes, error: Any, source: str) -> Any:
+    """``json.loads(text)``, refusing duplicate keys (JSON would silently keep the last one).
+
+    Parameters
+    ----------
+    text : str or bytes
+        The JSON text.
+    error : callable
+        ``error(field, message)`` builds the exception to raise (e.g. :class:`~mxbench.errors.SpecError`).
+    source : str
+        What the text is (a file name), shown in the message.
+
+    Raises
+    ------
+    json.JSONDecodeError, ValueError, RecursionError
+        As :func:`json.loads`; the caller words them.
+    error
+        A key appears twice in one object.
+
+    Examples
+    --------
+    >>> try:
+    ...     loads_unique('{"a": 1, "b": {"c": 2, "c": 3}}', SpecError, "x.json")
+    ... except SpecError as e:
+    ...     print(e)
+    b.c: duplicate key 'c' in 'x.json' (JSON would keep only the last value; give each key once)
+    """
+    import json
+
+    doc = json.loads(text, object_pairs_hook=_json_object)
+    dup = _duplicate_key(doc)
+    if dup is not None:
+        raise error(dup[0], f"duplicate key {_show(dup[1])} in {_show(source)} (JSON would keep only the last "
+                            "value; give each key once)")
+    return doc

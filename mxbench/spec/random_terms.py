@@ -8,7 +8,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from mxbench.errors import SpecError
-from mxbench.spec.constants import MAX_MAGNITUDE, MIN_RANDOM_WEIGHT, PLACEMENTS, STREAM_TERMS, SYNERGY_OPS, UNIQUE_FNS
+from mxbench.spec.constants import (MAX_MAGNITUDE, MAX_TERMS, MIN_RANDOM_WEIGHT, PLACEMENTS, STREAM_TERMS, SYNERGY_OPS,
+                                    UNIQUE_FNS)
 from mxbench.spec.fields import _finite, _no_extra, _positive_int, _show, _typed
 from mxbench.spec.terms import Term
 
@@ -75,7 +76,8 @@ class RandomTerms:
         if not isinstance(d, Mapping):
             raise SpecError(path, f"expected an object, got {_show(d)}")
         _no_extra(d, ("unique", "synergy", "redundancy", "synergy3", "placement", "weight"), path)
-        counts = {k: _positive_int(d, k, path, 0, minimum=0) for k in ("unique", "synergy", "redundancy", "synergy3")}
+        counts = {k: _positive_int(d, k, path, 0, minimum=0, maximum=MAX_TERMS)
+                  for k in ("unique", "synergy", "redundancy", "synergy3")}
         placement = _typed(d, "placement", (str,), path, "any")
         if placement not in PLACEMENTS:
             raise SpecError(f"{path}.placement",

@@ -12,9 +12,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from mxbench.errors import SpecError
-from mxbench.spec.constants import (MAX_INPUT_VALUES, MAX_INSTANCES, MAX_MAGNITUDE, MAX_MODALITIES, MAX_PLAYERS,
-                                    MAX_SEED, RESERVED_NAMES, TARGETS)
-from mxbench.spec.fields import _finite, _name, _no_extra, _number, _positive_int, _show, _typed
+from mxbench.spec.constants import (MAX_INPUT_VALUES, MAX_INSTANCES, MAX_MAGNITUDE, MAX_MODALITIES, MAX_PAIRS,
+                                    MAX_PLAYERS, MAX_SEED, MAX_SPEC_BYTES, MAX_TERMS, RESERVED_NAMES, TARGETS)
+from mxbench.spec.fields import _finite, _name, _no_extra, _number, _positive_int, _show, _typed, loads_unique
 from mxbench.spec.modality import ModalitySpec
 from mxbench.spec.players import PlayerLayout
 from mxbench.spec.random_terms import RandomTerms, _draw_terms
@@ -154,6 +154,8 @@ class TaskSpec(PlayerLayout):
                    intercept=intercept, _offsets=offsets)
 
         terms_raw = _typed(d, "terms", (list,), "", [])
+        if len(terms_raw) > MAX_TERMS:
+            raise SpecError("terms", f"at most {MAX_TERMS} terms (MAX_TERMS), got {len(terms_raw)}")
         terms = []
         owner: dict[int, int] = {}
         for k, t in enumerate(terms_raw):
@@ -197,6 +199,8 @@ class TaskSpec(PlayerLayout):
             shares = {m.name: shares[m.name] for m in mods}
 
         pairs_raw = _typed(d, "pairs", (list,), "", [])
+        if len(pairs_raw) > MAX_PAIRS:
+            raise SpecError("pairs", f"at most {MAX_PAIRS} pairs (MAX_PAIRS), got {len(pairs_raw)}")
         pairs = []
         for k, pr in enumerate(pairs_raw):
             if not (isinstance(pr, list) and len(pr) == 2 and all(isinstance(p, str) for p in pr)):
@@ -251,15 +255,25 @@ class TaskSpec(PlayerLayout):
         """
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise SpecError("spec", f"{str(path)!r} is not UTF-8 text: {e.reason} at byte {e.start}") from None
+            with open(path, "rb") as f:
+                data = f.read(MAX_SPEC_BYTES + 1)  # never more: /dev/zero or a huge file is refused, not read
         except OSError as e:  # a missing file, a directory, no permission
             raise SpecError("spec", f"cannot read {str(path)!r}: {e.strerror or e}") from None
+        except ValueError as e:  # a path with a NUL byte
+            raise SpecError("spec", f"cannot read {_show(str(path))}: {e}") from None
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError("spec", f"{str(path)!r} is larger than {MAX_SPEC_BYTES} bytes (1 MiB, MAX_SPEC_BYTES); "
+                            "a spec within mxbench's size caps is far smaller")
         try:
-            d = json.loads(text)
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SpecError("spec", f"{str(path)!r} is not UTF-8 text: {e.reason} at byte {e.start}") from None
+        try:
+            d = loads_unique(text, SpecError, str(path))
         except json.JSONDecodeError as e:
             raise SpecError("spec", f"{str(path)!r} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        except SpecError:
+            raise
         except ValueError as e:  # an integer literal of more than 4300 digits
             raise SpecError("spec", f"{str(path)!r} is not valid JSON: {e}") from None
         except RecursionError:
