@@ -388,8 +388,9 @@ def clone(explainer: Any, **overrides: Any) -> Any:
 
     The parameters (:meth:`Explainer.get_params`) are deep-copied, so the copy shares no state
     with ``explainer`` (a numpy ``Generator`` as ``random_state`` is copied with its state); the
-    overrides are passed as given. An override the constructor does not take is left out, so
-    ``clone(e, budget=64, random_state=1)`` sets whichever of the two ``e`` has.
+    overrides are passed as given. ``budget`` and ``random_state`` are left out when the
+    constructor does not take them, so ``clone(e, budget=64, random_state=1)`` sets whichever of
+    the two ``e`` has; any other override it does not take is an error (a misspelt name).
 
     Parameters
     ----------
@@ -408,10 +409,18 @@ def clone(explainer: Any, **overrides: Any) -> Any:
     >>> from mxbench.explainers import Exact, KernelSHAP
     >>> clone(KernelSHAP(budget=64), budget=16)
     KernelSHAP(budget=16, paired=True, random_state=0)
-    >>> clone(Exact(), random_state=5, paired=False)        # Exact has no ``paired``
+    >>> clone(Exact(), random_state=5)
     Exact(budget=None, random_state=5)
+    >>> clone(KernelSHAP(), budjet=16)
+    Traceback (most recent call last):
+    ...
+    mxbench.errors.ExplainerError: budjet: KernelSHAP takes no parameter 'budjet' (it takes budget, paired, random_state)
     """
     params = copy.deepcopy(explainer.get_params())
+    unknown = sorted(set(overrides) - set(params) - {"budget", "random_state"})
+    if unknown:
+        raise ExplainerError(f"{unknown[0]}: {type(explainer).__name__} takes no parameter {unknown[0]!r} "
+                             f"(it takes {', '.join(sorted(params))})")
     params.update((k, v) for k, v in overrides.items() if k in params)
     return type(explainer)(**params)
 
