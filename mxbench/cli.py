@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="run explainers on tasks and models, score them, write results.parquet")
     val.add_argument("suite", help="a suite name or a dataset / suite folder")
     val.add_argument("--out", default="results.parquet", help="the results file (default results.parquet)")
-    val.add_argument("--models", help="comma-separated: planted and architectures (default: all)")
+    val.add_argument("--models", help="comma-separated: planted, exact (a torch model equal to f*) and architectures (default: all)")
     val.add_argument("--explainers", help="comma-separated explainer names (default: the main job's)")
     val.add_argument("--budgets", help="comma-separated budgets, 'default' for each explainer's own")
     val.add_argument("--seeds", help="comma-separated random_state values (default 0)")

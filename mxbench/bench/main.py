@@ -169,7 +169,7 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
                                    skips)
     units += runner._unit_jobs("curve", small, planted, curve_specs, runner.CURVE_BUDGETS, (0,), instances,
                                curve_metrics, cache, options, curve_skips)
-    jobs = runner._train_jobs(tasks, trained, cache, 0, options) + units
+    jobs = runner._train_jobs(tasks, [m for m in trained if m not in runner.UNTRAINED], cache, 0, options) + units
     bar = tqdm(total=len(jobs), desc="run", unit="job", disable=not progress)
     done = runner._run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
     bar.close()

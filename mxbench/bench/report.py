@@ -36,7 +36,8 @@ from mxbench.validation.truth import MATERIAL_SHARE
 
 #: The headline metrics of the leaderboard, with the way each is better.
 HEADLINE = (("auroc", "higher"), ("auroc@active", "higher"), ("precision_at_k", "higher"),
-            ("precision_at_k@active", "higher"), ("spearman", "higher"), ("modality_share_error", "lower"),
+            ("precision_at_k@active", "higher"), ("spearman", "higher"), ("shapley_error", "lower"),
+            ("modality_share_error", "lower"),
             ("pair_precision", "higher"), ("pair_precision@active", "higher"), ("deletion", "lower"),
             ("insertion", "higher"), ("n_queries", "lower"), ("seconds", "lower"))
 #: The report's one sentence on the two readings of the recovery metrics.

@@ -31,6 +31,12 @@ from mxbench.task import Task, generate
 RESULT_COLUMNS = ("task", "instance", "model", "certified", "explainer", "budget", "seed", "metric", "value")
 #: The model name of the planted game itself (the truth, no trained model).
 PLANTED = "planted"
+#: The model name of the exact model of the planted function (:func:`mxbench.models.exact_model`):
+#: a torch module computing ``f*`` from the raw inputs; built per unit from the task, never trained
+#: or cached, and usable by white-box explainers.
+EXACT = "exact"
+#: Model names that need no training (no ``("train", ...)`` job, no cache folder).
+UNTRAINED = (PLANTED, EXACT)
 #: The models of the main job.
 DEFAULT_MODELS = (PLANTED, "fusion_mlp", "transformer", "fl_i2moe")
 #: The explainers of the main job.
@@ -458,11 +464,11 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
     _limit_threads()
     from mxbench.explainers import EXPLAINERS
     from mxbench.explainers.base import BudgetExceeded, clone, init_params
-    from mxbench.models import load
+    from mxbench.models import exact_model, load
     from mxbench.validation import evaluate, get_metric
     from mxbench.validation.truth import Truth
 
-    model = load(folder, task) if folder else None
+    model = exact_model(task) if model_name == EXACT else (load(folder, task) if folder else None)
     certified = True if model is None else bool(model.certificate is not None and model.certificate.passed)
     truths = {i: t for i, t in zip(rows, Truth.from_task_many(task, list(rows)))}
     frames = []
@@ -533,9 +539,11 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     suite : str, Task, folder or list of them
         A suite name (``"smoke"``, ``"standard"``, ...), a dataset folder, tasks.
     models : list of str
-        ``"planted"`` (the planted game itself) and architecture names; models are trained
-        (or reused from ``cache_dir``) in the same process pool, and each model's units start
-        as soon as it is trained.
+        ``"planted"`` (the planted game itself), ``"exact"`` (the planted function as a torch
+        model, :func:`mxbench.models.exact_model`: built from the task in each unit, never
+        trained or cached; white-box explainers run on it) and architecture names; models are
+        trained (or reused from ``cache_dir``) in the same process pool, and each model's units
+        start as soon as it is trained.
     explainers : list of str or (str, dict)
         Explainer names (:data:`mxbench.explainers.EXPLAINERS`), optionally with parameters.
         White-box explainers run only on models they support. A black-box explainer that fits
@@ -582,7 +590,7 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     tasks = resolve_tasks(suite)
     specs = explainer_specs(explainers)
     _check_grid(models, budgets, seeds, instances, metrics)
-    archs = [m for m in models if m != PLANTED]
+    archs = [m for m in models if m not in UNTRAINED]
     cache = Path(cache_dir) if cache_dir is not None else Path(".mxbench-cache") / "models"
     options = dict(train_options or {})
     skips = _skips(tasks, specs, budgets)
@@ -602,7 +610,8 @@ def _check_archs(archs: Iterable[str]) -> None:
 
     for arch in archs:
         if arch not in ARCHITECTURES:
-            raise RunnerError(f"models: unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
+            raise RunnerError(f"models: unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)}; "
+                              f"or {', '.join(UNTRAINED)}, which are not trained)")
 
 
 def _check_grid(models: Sequence[str], budgets: Sequence[int | None], seeds: Sequence[int], instances: int,
@@ -620,7 +629,7 @@ def _check_grid(models: Sequence[str], budgets: Sequence[int | None], seeds: Seq
     twice = sorted({m for m in models if list(models).count(m) > 1})
     if twice:
         raise RunnerError(f"models: {twice[0]!r} is given twice")
-    _check_archs(m for m in models if m != PLANTED)
+    _check_archs(m for m in models if m not in UNTRAINED)
     if not isinstance(instances, int) or instances < 1:
         raise RunnerError(f"instances: expected a positive integer, got {instances!r}")
     for b in budgets:
@@ -647,8 +656,8 @@ def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: li
         test = task.split_indices("test")
         rows = [int(i) for i in (test if len(test) else np.arange(task.n_instances))[:instances]]
         for m in models:
-            folder = None if m == PLANTED else str(model_folder(cache_dir, task, m, 0, options))
-            deps = () if m == PLANTED else (("train", task.spec.name, m),)
+            folder = None if m in UNTRAINED else str(model_folder(cache_dir, task, m, 0, options))
+            deps = () if m in UNTRAINED else (("train", task.spec.name, m),)
             jobs += [(("unit", tag, task.spec.name, m, j), _run_unit,
                       (task, m, folder, [spec], list(budgets), list(seeds), rows, metrics), deps)
                      for j, spec in enumerate(specs) if (task.spec.name, j) not in skip

@@ -14,7 +14,7 @@ from torch import nn
 
 from mxbench.errors import MxbenchError
 from mxbench.models.common import ModelError, build, keep_rate_coalitions, predict_batches, to_tensors
-from mxbench.oracles.moebius import MoebiusGame, moebius_from_table, subset_masks
+from mxbench.oracles.moebius import MoebiusGame, first_order_from_moebius, moebius_from_table, subset_masks
 from mxbench.spec.fields import loads_unique
 from mxbench.task import InputGame, Task
 
@@ -25,6 +25,57 @@ SHARE_TOLERANCE = 0.05
 INTEGRITY_KEY = "config_sha256"  # the field of config.json that holds the hash of the rest
 RECHECK_INSTANCES = 128  # held-out instances on which load re-measures a certified model's R²
 RECHECK_SLACK = 0.05  # how far below its claimed R² a re-measured certified model may fall
+SHAPLEY_MAX_PLAYERS = 16  # above this the certificate's per-instance Shapley error is not computed (None)
+SHAPLEY_INSTANCES = 32  # the most held-out instances whose exact Shapley values the certificate enumerates
+SHAPLEY_ROWS = 2**12  # ... and the most forward rows it spends on them (fewer instances on larger tasks,
+#   at least one: a 16-player task enumerates one instance, 2^16 rows)
+SHAPLEY_CHUNK_ROWS = 2**14  # the most forward rows per pass (whole instances: all 2^n coalitions of several at once)
+QUANTILES = ("median", "p90", "max")  # the keys of the certificate's per-instance distributions
+
+
+def spread(errors: Any) -> dict[str, float]:
+    """The median, 90th percentile (linear interpolation) and max of per-instance errors.
+
+    Examples
+    --------
+    >>> spread([0.0, 1.0, 2.0, 3.0, 4.0])
+    {'median': 2.0, 'p90': 3.6, 'max': 4.0}
+    """
+    e = np.asarray(errors, dtype=np.float64)
+    return {"median": float(np.median(e)), "p90": float(np.percentile(e, 90)), "max": float(np.max(e))}
+
+
+def instance_share_errors(phi_model: np.ndarray, phi_truth: np.ndarray) -> np.ndarray:
+    """Per instance, the largest absolute difference of the modality shares ``|Φ_m| / Σ_k |Φ_k|``.
+
+    Both arguments are exact modality Shapley values, shape ``(N, M)``; an instance whose
+    modality values are all zero has all shares zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> instance_share_errors(np.array([[1.0, 1.0], [0.0, 0.0]]), np.array([[3.0, 1.0], [0.0, 2.0]])).tolist()
+    [0.25, 1.0]
+    """
+    def shares(phi: np.ndarray) -> np.ndarray:
+        a = np.abs(np.asarray(phi, dtype=np.float64))
+        total = a.sum(axis=1, keepdims=True)
+        return np.divide(a, total, out=np.zeros_like(a), where=total > 0)
+
+    return np.max(np.abs(shares(phi_model) - shares(phi_truth)), axis=1)
+
+
+def shapley_error(phi_model: np.ndarray, phi_truth: np.ndarray) -> np.ndarray:
+    """``‖φ_model − φ_truth‖₂ / ‖φ_truth‖₂`` over the last axis (the denominator floored at 1e-12).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> shapley_error(np.array([3.0, 4.0]), np.array([0.0, 5.0])).round(6).tolist()
+    0.632456
+    """
+    diff = np.linalg.norm(np.asarray(phi_model, np.float64) - np.asarray(phi_truth, np.float64), axis=-1)
+    return diff / np.maximum(np.linalg.norm(np.asarray(phi_truth, np.float64), axis=-1), 1e-12)
 
 
 def config_digest(doc: Mapping[str, Any]) -> str:
@@ -81,7 +132,24 @@ class Certificate:
     instances : int
         The number of held-out instances used.
     passed : bool
-        ``r2_random >= 0.95`` and ``share_error <= 0.05``.
+        ``r2_random >= 0.95`` and ``share_error <= 0.05``. The per-instance figures below are
+        reported, never part of this rule.
+    instance_share_error : dict or None
+        ``{"median", "p90", "max"}`` over the held-out instances of the per-instance modality-share
+        error: on each instance, the largest absolute difference between the modality shares
+        ``|Φ_m| / Σ|Φ|`` of the model's exact modality game and of the planted one
+        (:func:`instance_share_errors`). None in certificates saved before it existed.
+    shapley_error : dict or None
+        ``{"median", "p90", "max"}`` of ``‖φ_model − φ_planted‖₂ / ‖φ_planted‖₂``, the exact
+        player Shapley values of the model's game (all ``2^n`` coalitions enumerated) against the
+        planted ones, on the instances of ``shapley_instances``. None when the task has more than
+        16 players (:data:`SHAPLEY_MAX_PLAYERS`), or in older certificates.
+    shapley_errors : list of float or None
+        That error on each of those instances, in their order.
+    shapley_instances : list of int or None
+        The task instance numbers (the first held-out ones) of ``shapley_errors``: at most 32,
+        and at most ``2^14 / 2^n`` (at least one) so enumeration costs at most ``max(2^14, 2^n)``
+        forward rows.
 
     Examples
     --------
@@ -99,6 +167,10 @@ class Certificate:
     term_errors: list[float]
     instances: int
     passed: bool
+    instance_share_error: dict[str, float] | None = None
+    shapley_error: dict[str, float] | None = None
+    shapley_errors: list[float] | None = None
+    shapley_instances: list[int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The certificate as a JSON-serialisable dict."""
@@ -121,8 +193,22 @@ class Certificate:
         rows.append({"check": "max share error", "value": f"{self.share_error:.4f}", "goal": f"<= {SHARE_TOLERANCE}"})
         rows += [{"check": f"term {k} Möbius rel. error", "value": f"{e:.3f}", "goal": ""}
                  for k, e in enumerate(self.term_errors)]
+        if self.instance_share_error is not None:
+            rows.append({"check": "share error per instance", "value": _spread_text(self.instance_share_error, 4),
+                         "goal": f"reported ({self.instances} instances)"})
+        if self.shapley_error is not None:
+            count = len(self.shapley_errors) if self.shapley_errors is not None else "?"
+            rows.append({"check": "Shapley rel. error per instance", "value": _spread_text(self.shapley_error, 3),
+                         "goal": f"reported ({count} instances)"})
+        elif self.instance_share_error is not None:  # a new certificate without it: the task is too large
+            rows.append({"check": "Shapley rel. error per instance", "value": "not computed",
+                         "goal": f"needs <= {SHAPLEY_MAX_PLAYERS} players"})
         rows.append({"check": "certified", "value": "yes" if self.passed else "NO", "goal": ""})
         return rows
+
+
+def _spread_text(d: Mapping[str, float], digits: int) -> str:
+    return " / ".join(f"{d[q]:.{digits}f}" for q in QUANTILES) + " (median / p90 / max)"
 
 
 class TrainedModel:
@@ -211,11 +297,18 @@ class TrainedModel:
 
     # ------------------------------------------------------------------ certificate
     def certify(self, task: Task, instances: int = 512, random_coalitions: int = 8,
-                random_state: int = 0) -> Certificate:
+                random_state: int = 0, shapley_instances: int = SHAPLEY_INSTANCES,
+                shapley_rows: int = SHAPLEY_ROWS) -> Certificate:
         """Compare the model's game with the planted game on held-out instances; store and return it.
 
         Held-out instances come from the test split (the validation split if there is no
-        test split), at most ``instances`` of them.
+        test split), at most ``instances`` of them. Besides the dataset-level figures that
+        decide ``passed``, it reports per-instance distributions: the modality-share error on
+        every held-out instance, and, on tasks of at most 16 players, the normalised error of
+        the exact Shapley values on the first ``shapley_instances`` of them (at most
+        ``shapley_rows / 2^n``, at least one; 0 skips it). Defaults keep the extra time to about a
+        second per model on the smoke tasks (a few seconds for FL-I2MoE, whose forward pass runs
+        ``M + 2`` experts).
         """
         self._check_task(task)
         plan = task.plan
@@ -255,6 +348,7 @@ class TrainedModel:
         truth_phi = plan.oracle(task.latents[rows]).modality_shapley()
         share_m = np.abs(model_phi).mean(axis=0)
         share_t = np.abs(truth_phi).mean(axis=0)
+        per_instance_share = spread(instance_share_errors(model_phi, truth_phi))
         share_m, share_t = share_m / max(share_m.sum(), 1e-300), share_t / max(share_t.sum(), 1e-300)
 
         term_errors = []
@@ -268,13 +362,45 @@ class TrainedModel:
             m_true = moebius_from_table(t.table(task.latents[rows][:, list(t.ids)]))[:, 1:]
             term_errors.append(float(np.linalg.norm(m_model - m_true) / max(np.linalg.norm(m_true), 1e-12)))
 
+        sv_rows, sv_errors = self._shapley_errors(task, rows, shapley_instances, shapley_rows)
+
         share_error = float(np.max(np.abs(share_m - share_t)))
         self.certificate = Certificate(
             r2_unmasked=r2_unmasked, r2_ablated=r2_ablated, r2_random=r2_random,
             shares_model=dict(zip(names, map(float, share_m))), shares_truth=dict(zip(names, map(float, share_t))),
             share_error=share_error, term_errors=term_errors, instances=len(rows),
-            passed=bool(r2_random >= R2_THRESHOLD and share_error <= SHARE_TOLERANCE))
+            passed=bool(r2_random >= R2_THRESHOLD and share_error <= SHARE_TOLERANCE),
+            instance_share_error=per_instance_share,
+            shapley_error=None if sv_errors is None else spread(sv_errors),
+            shapley_errors=None if sv_errors is None else [float(e) for e in sv_errors],
+            shapley_instances=None if sv_rows is None else [int(r) for r in sv_rows])
         return self.certificate
+
+    def _shapley_errors(self, task: Task, rows: np.ndarray, limit: int,
+                        budget: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Exact Shapley values of the model's game against the planted ones on the first held-out rows.
+
+        All ``2^n`` coalitions of as many instances as fit :data:`SHAPLEY_CHUNK_ROWS` go through
+        the model in one pass; the planted values come from the task's oracle. ``(None, None)``
+        above :data:`SHAPLEY_MAX_PLAYERS` players or when ``limit`` is 0.
+        """
+        n = task.n_players
+        if n > SHAPLEY_MAX_PLAYERS or limit <= 0:
+            return None, None
+        size = 2**n
+        count = max(1, min(int(limit), len(rows), int(budget) // size))
+        picked = np.asarray(rows[:count])
+        coalitions = subset_masks(n)
+        per_pass = max(1, SHAPLEY_CHUNK_ROWS // size)
+        values = []
+        for s in range(0, count, per_pass):
+            chunk = picked[s:s + per_pass]
+            base = np.repeat(chunk, size)
+            masked = task.plan.mask({k: v[base] for k, v in task.inputs.items()}, np.tile(coalitions, (len(chunk), 1)))
+            values.append(self.predict(masked, batch_size=len(base)).reshape(len(chunk), size))
+        phi_model = first_order_from_moebius(moebius_from_table(np.concatenate(values)), "SV")
+        phi_truth = task.plan.oracle(task.latents[picked]).shapley()
+        return picked, shapley_error(phi_model, phi_truth)
 
     # ------------------------------------------------------------------ saving
     def save(self, folder: str | Path, overwrite: bool = False) -> Path:
@@ -423,6 +549,11 @@ def _check_certificate(c: Certificate) -> None:
         passed = bool(float(c.r2_random) >= R2_THRESHOLD and float(c.share_error) <= SHARE_TOLERANCE)
     except (TypeError, ValueError) as e:
         raise ModelError(f"config.json: certificate has non-numeric figures ({e})") from None
+    for name in ("instance_share_error", "shapley_error"):  # reported figures: only their shape is checked
+        d = getattr(c, name)
+        if d is not None and not (isinstance(d, dict) and set(d) == set(QUANTILES)
+                                  and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in d.values())):
+            raise ModelError(f"config.json: certificate {name} must be null or {{median, p90, max}} numbers, got {d!r}")
     if bool(c.passed) != passed or not isinstance(c.passed, bool):
         raise ModelError(f"config.json: certificate says passed={c.passed!r} but its r2_random {c.r2_random!r} and "
                          f"share_error {c.share_error!r} give passed={passed} (the certificate was altered)")

@@ -1,4 +1,5 @@
-"""Recovery of the planted structure: material and active players, ranks, signs, modality shares, pairs; cost.
+"""Recovery of the planted structure: material and active players, ranks, signs, modality shares, pairs;
+direct errors against the exact Shapley values and SII; cost.
 
 Every metric here compares an :class:`~mxbench.explainers.base.Explanation` with the exact
 :class:`~mxbench.validation.truth.Truth` and needs no game. Each returns tidy rows
@@ -474,6 +475,147 @@ def modality_share_error(explanation: Any, truth: Truth, *, model: Any = None, g
         raise MetricError(f"explanation: {got.shape[0]} modality contributions, but the truth has {exact.shape[0]}")
     value = total_variation(got, exact) if exact.sum() > 0 else float("nan")
     return make_rows(truth, explanation, {"modality_share_error": value}, model, game)
+
+
+# ---------------------------------------------------------------------- direct errors
+def relative_error(estimate: np.ndarray, exact: np.ndarray, tol: float = 0.0) -> float:
+    """Relative L2 error ``‖estimate − exact‖₂ / ‖exact‖₂``.
+
+    Parameters
+    ----------
+    estimate, exact : array_like
+        Two vectors of the same shape.
+    tol : float, default 0
+        ``exact`` counts as the zero vector when ``‖exact‖₂ <= tol``.
+
+    Returns
+    -------
+    float
+        In ``[0, inf)``; NaN when ``‖exact‖₂ <= tol`` (a relative error of the zero vector is
+        undefined) or when either vector is empty.
+
+    Examples
+    --------
+    >>> relative_error([2.0, 0.0], [1.0, 0.0])
+    1.0
+    >>> relative_error([3.0, 4.0], [0.0, 0.0])
+    nan
+    """
+    a, b = np.asarray(estimate, dtype=np.float64), np.asarray(exact, dtype=np.float64)
+    if a.shape != b.shape:
+        raise MetricError(f"estimate: shape {a.shape} does not match the exact values' {b.shape}")
+    norm = float(np.linalg.norm(b)) if b.size else 0.0
+    if b.size == 0 or norm <= tol:
+        return float("nan")
+    return float(np.linalg.norm(a - b)) / norm
+
+
+def shapley_error(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """Relative L2 error of the attributions against the exact Shapley values: ``‖φ̂ − φ‖₂ / ‖φ‖₂``.
+
+    Every explanation is compared with the exact **Shapley** values (:attr:`Truth.shapley`),
+    whatever index it estimates: a Banzhaf-style explanation, a LIME surrogate or a gradient
+    map is scored against Shapley too — the number an explainer author looks for first. Such
+    explanations estimate another quantity, so a nonzero error there is not an estimation error
+    alone; :func:`spearman` and :func:`auroc` are the scale-free comparisons.
+
+    Row ``shapley_error``: lower is better, range ``[0, inf)``; 0 for the exact Shapley values,
+    1 for the zero vector and for twice the exact values. NaN when ``‖φ‖₂ <= truth.tol`` (every
+    exact Shapley value is zero to floating precision, e.g. a constant game: no relative error
+    exists); NaN too when an attribution is NaN.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        The explanation (``n`` attributions).
+    truth : Truth
+        The exact truth of the explained instance.
+    model, game : optional
+        Only label the rows (:func:`~mxbench.validation.truth.model_label`).
+
+    Returns
+    -------
+    list of dict
+        One row.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Exact, Explanation
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> t = Truth.from_task(task, 0)
+    >>> shapley_error(Exact().explain(task.game(0)), t)[0]["value"] <= 1e-12
+    True
+    >>> shapley_error(Explanation(2 * t.shapley, np.zeros(2), ("a", "b"), t.modality_of), t)[0]["value"]
+    1.0
+    """
+    phi = _check(explanation, truth)
+    value = relative_error(phi, truth.shapley, truth.tol)
+    return make_rows(truth, explanation, {"shapley_error": value}, model, game)
+
+
+def sii_error(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:
+    """Relative L2 error of the explanation's pair interactions against the exact SII of the same pairs.
+
+    Over the pairs ``P`` the explanation gives (``explanation.interactions``, ``{(i, j): value}``)
+    the value is ``‖Î_P − I_P‖₂ / ‖I_P‖₂`` with ``I_P`` the exact pairwise Shapley interaction
+    index of those pairs (:attr:`Truth.sii`, a symmetric ``(n, n)`` matrix). Pairs the
+    explanation leaves out are not scored (:func:`pair_precision` judges which pairs it gives).
+    Signed interactions of any index (SII, k-SII, STII, FSII, ...) are compared with SII, as
+    :func:`shapley_error` compares every attribution with Shapley.
+
+    Row ``sii_error``: lower is better, range ``[0, inf)``; 0 for the exact SII. No rows for an
+    explanation without interactions, and none for a redundancy score
+    (:func:`interaction_reading` ``== "score"``, e.g. RedundancyGap): a score is not an estimate
+    of SII, so it has no error against it. NaN when ``‖I_P‖₂ <= truth.tol`` (every given pair
+    has zero exact SII).
+
+    Parameters
+    ----------
+    explanation : Explanation
+        The explanation.
+    truth : Truth
+        The exact truth of the explained instance.
+    model, game : optional
+        Only label the rows (:func:`~mxbench.validation.truth.model_label`).
+
+    Returns
+    -------
+    list of dict
+        One row, or none (see above).
+
+    Raises
+    ------
+    MetricError
+        A pair is not two distinct players of the truth.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.explainers import Exact, Explanation
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> t = Truth.from_task(task, 0)
+    >>> sii_error(Exact().explain(task.game(0)), t)[0]["value"] <= 1e-12
+    True
+    >>> e = Explanation(t.shapley, np.zeros(2), ("a", "b"), t.modality_of, {(1, 4): 0.0})
+    >>> sii_error(e, t)[0]["value"]                       # the zero estimate of a nonzero pair
+    1.0
+    >>> sii_error(Explanation(t.shapley, np.zeros(2), ("a", "b"), t.modality_of), t)
+    []
+    """
+    _check(explanation, truth)
+    if not explanation.interactions or interaction_reading(explanation) == "score":
+        return []
+    pairs, values = explained_pairs(explanation)
+    n = truth.n_players
+    bad = (pairs < 0).any(axis=1) | (pairs >= n).any(axis=1) | (pairs[:, 0] == pairs[:, 1])
+    if bad.any():
+        raise MetricError(f"explanation: pair {tuple(pairs[bad][0].tolist())} is not two distinct players "
+                          f"of the truth's {n}")
+    value = relative_error(values, truth.sii[pairs[:, 0], pairs[:, 1]], truth.tol)
+    return make_rows(truth, explanation, {"sii_error": value}, model, game)
 
 
 # ---------------------------------------------------------------------- pair metrics

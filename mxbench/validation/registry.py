@@ -110,6 +110,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("pair_precision", recovery.pair_precision, "higher", (0.0, 1.0), "recovery",
            qualifiers={"active": "higher"}),
     Metric("pair_kind_accuracy", recovery.pair_kind_accuracy, "higher", (0.0, 1.0), "recovery"),
+    Metric("shapley_error", recovery.shapley_error, "lower", (0.0, INF), "recovery"),
+    Metric("sii_error", recovery.sii_error, "lower", (0.0, INF), "recovery"),
     # faithfulness
     Metric("deletion", faithfulness.deletion, "lower", (-INF, INF), "faithfulness", needs_game=True),
     Metric("insertion", faithfulness.insertion, "higher", (-INF, INF), "faithfulness", needs_game=True),
