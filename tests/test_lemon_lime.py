@@ -391,3 +391,13 @@ def test_lemon_ends_recovers_material_players_at_paper_scale():
             out.append(auc_score(np.abs(e.attributions)[material], np.abs(e.attributions)[dis]))
     assert np.mean(ends) >= 0.95          # measured 0.99
     assert np.mean(ends) >= np.mean(lime) + 0.15   # measured 0.71 for the LIME-kernel design
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_lemon_ends_on_games_of_one_to_three_players_is_exact(n):
+    """The design holds every coalition of so small a game: the attributions are its Shapley values."""
+    def game(c):
+        return c.sum(axis=1) * 1.0 + c[:, 0] * c[:, -1]
+    e = LEMON(budget=64).explain(game, n_players=n)
+    assert e.extras["exact_table"] and e.n_queries == 2**n
+    np.testing.assert_allclose(e.attributions, Exact().explain(game, n_players=n).attributions, atol=1e-12)

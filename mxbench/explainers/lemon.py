@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from mxbench.explainers.base import BudgetedGame, Explainer, full_and_empty, modality_coalitions, modality_sums
-from mxbench.oracles.moebius import indices_from_values
+from mxbench.oracles.moebius import coalition_index, indices_from_values
 from mxbench.explainers.params import check_bool, check_choice, check_int, check_positive, check_unit
 from mxbench.explainers.surrogate import (
     cosine_distance_to_full,
@@ -112,7 +112,8 @@ class LEMON(Explainer):
 
     ``extras`` holds the ``variant``, ``intercept``, ``lam``, ``lam_max`` (one per end fit for
     ``"ends"``), ``sgl_coef``, ``end_coef`` (``"ends"``: ``{"insertion": γ, "removal": δ}``),
-    ``set_size``, the ``group_norms`` ``‖β_{G_m}‖``, ``group_zero``, ``surrogate_modality``
+    ``set_size``, ``exact_table`` (``"ends"``: the design holds all ``2^n`` coalitions of a small
+    game, so the attributions are its exact Shapley values and there is no fit), the ``group_norms`` ``‖β_{G_m}‖``, ``group_zero``, ``surrogate_modality``
     (``Σ_{j∈G_m} β_j``), ``modality_exact``, ``modality_values`` (``u`` on the ``2^M`` coalitions,
     bit ``m`` = modality ``m``, when exact), ``n_samples`` (masks in the fit, repeats included),
     ``n_iter`` and ``converged``.
@@ -230,22 +231,30 @@ class LEMON(Explainer):
         fixed = modality_coalitions(modality_of, n_mod) if exact else full_and_empty(n)
         if p["variant"] == "ends":
             r = p["set_size"] if p["set_size"] is not None else default_set_size(n)
-            spread = 2 * math.comb(n, min(r, max(1, (n - 1) // 2))) < 2 * budget  # too few sets of size r
+            spread = math.comb(n, min(r, max(1, (n - 1) // 2))) < budget  # too few sets of size r
             draw = lambda k: ends_masks(n, k, r, rng, spread)[0]  # noqa: E731
         else:
             r = None
             draw = lambda k: modality_masks(modality_of, n_mod, k, rng, p["whole_rate"])  # noqa: E731
         masks = fill_budget(draw, fixed, budget, max_draws=4 * budget)
         y = game(masks)
-        if p["variant"] == "ends":
-            f = len(fixed)  # the fixed rows run from the empty coalition (first) to the full one (last)
-            fits = self._fit_ends(masks[f:], y[f:], float(y[0]), float(y[f - 1]), modality_of, p, rng)
-            coef = np.mean([f["coef"] for f in fits], axis=0)
+        if p["variant"] == "ends" and n <= 20 and len(np.unique(coalition_index(masks))) == 2**n:
+            # the design holds every coalition (a game of a few players): the exact Shapley values
+            table = np.empty(2**n)
+            table[coalition_index(masks)] = y
+            coef, _ = indices_from_values(table)
+            intercept = float(y[0])
+            summary = {"set_size": r, "exact_table": True}
+        elif p["variant"] == "ends":
+            n_fixed = len(fixed)  # the fixed rows run from the empty coalition (first) to the full one (last)
+            fits = self._fit_ends(masks[n_fixed:], y[n_fixed:], float(y[0]), float(y[n_fixed - 1]),
+                                  modality_of, p, rng)
+            coef = np.mean([q["coef"] for q in fits], axis=0)
             intercept = float(y[0])  # v(∅): the surrogate's value with every player absent
-            summary = {"lam": [f["lam"] for f in fits], "lam_max": [f["lam_max"] for f in fits],
-                       "sgl_coef": np.mean([f["sgl_coef"] for f in fits], axis=0),
-                       "end_coef": {f["end"]: f["coef"] for f in fits}, "set_size": r,
-                       "n_iter": max(f["n_iter"] for f in fits), "converged": all(f["converged"] for f in fits)}
+            summary = {"lam": [q["lam"] for q in fits], "lam_max": [q["lam_max"] for q in fits],
+                       "sgl_coef": np.mean([q["sgl_coef"] for q in fits], axis=0),
+                       "end_coef": {q["end"]: q["coef"] for q in fits}, "set_size": r, "exact_table": False,
+                       "n_iter": max(q["n_iter"] for q in fits), "converged": all(q["converged"] for q in fits)}
         else:
             w = lime_kernel(cosine_distance_to_full(masks), p["kernel_width"])
             fit = self._fit(masks.astype(np.float64), y, w, modality_of, p, rng, fit_intercept=True)
@@ -300,11 +309,12 @@ class LEMON(Explainer):
         """The two end fits on the sampled sets (the whole-modality coalitions only anchor them):
         gains ``v(R) - v(∅)`` on the inserted sets, drops ``v(N) - v(N∖R)`` on the removed ones (a
         row of more than ``n/2`` players removes its complement)."""
+        twice = 2 * masks.sum(axis=1)
         n = masks.shape[1]
-        removal = 2 * masks.sum(axis=1) > n
         fits = []
-        for end, rows in (("insertion", ~removal), ("removal", removal)):
-            X = np.where(removal[rows, None], ~masks[rows], masks[rows]).astype(np.float64)
+        # a set of exactly n/2 players (two-player games) is both an insertion and a removal
+        for end, rows in (("insertion", twice <= n), ("removal", twice >= n)):
+            X = (~masks[rows] if end == "removal" else masks[rows]).astype(np.float64)
             t = (v_full - y[rows]) if end == "removal" else (y[rows] - v_empty)
             if X.any():
                 fit = self._fit(X, t, np.ones(len(t)), modality_of, p, rng, fit_intercept=False)
