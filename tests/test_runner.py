@@ -368,3 +368,4 @@ def test_run_beyond_the_models_uses_the_planted_games_and_budgets_in_n(tmp_path,
     text = path.read_text()
     assert "### Tasks of more than" in text and "| smoke-img-txt | 14 | planted | kernelshap |" in text
     assert (path.parent / "recovery_paper.png").stat().st_size > 1000
+

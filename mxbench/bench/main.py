@@ -52,7 +52,7 @@ def specialisation_rows(tasks: Sequence[Task], cache_dir: str | Path, train_opti
         model = load(folder, task)
         certified = bool(model.certificate is not None and model.certificate.passed)
         base = {"task": task.spec.name, "instance": -1, "model": "fl_i2moe", "certified": certified,
-                "explainer": "specialisation", "budget": -1, "seed": seed}
+                "truth": "model", "explainer": "specialisation", "budget": -1, "seed": seed}
         for r in routing_summary(model, task, instances=256).itertuples():
             rows.append({**base, "metric": f"routing@{r.expert}", "value": float(r.mean_weight)})
         share = expert_term_share(model, task, instances=64)

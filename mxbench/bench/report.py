@@ -31,7 +31,17 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from mxbench.bench.runner import MAX_MODEL_PLAYERS, PLANTED, RESULT_COLUMNS, RunnerError, beyond_models, read_results
+from mxbench.bench.runner import (
+    MAX_MODEL_PLAYERS,
+    MODEL_ESTIMATE,
+    MODEL_TRUTH,
+    PLANTED,
+    PLANTED_TRUTH,
+    RESULT_COLUMNS,
+    RunnerError,
+    beyond_models,
+    read_results,
+)
 from mxbench.validation.truth import MATERIAL_SHARE
 
 #: The headline metrics of the leaderboard, with the way each is better.
@@ -78,6 +88,87 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join([head, rule] + body)
 
 
+_KEY = ["task", "instance", "model", "explainer", "budget", "seed", "metric"]
+
+
+def with_truth(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with a ``truth`` column: results written before it was added are all ``"planted"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> with_truth(pd.DataFrame({"model": ["planted"]}))["truth"].tolist()
+    ['planted']
+    """
+    if "truth" in results.columns:
+        return results
+    return results.assign(truth=PLANTED_TRUTH)
+
+
+def explained_view(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, instance, model, explainer, budget, seed, metric): each explainer against the
+    game it explains.
+
+    A row scored against the model's own truth (``truth`` ``"model"`` or ``"model-estimate"``) is
+    kept and its twin against the planted truth dropped; rows with no model twin (the planted
+    game, metrics not scored against an estimated model truth, the model's own error rows, old
+    results) are kept as they are. The leaderboard and the questions read this view; the
+    decomposition table (:func:`decomposition`) reads both truths.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"task": "t", "instance": 0, "model": "m", "explainer": "e", "budget": -1, "seed": 0,
+    ...                      "metric": "auroc", "truth": ["planted", "model"], "value": [0.5, 1.0]})
+    >>> explained_view(rows)["value"].tolist()
+    [1.0]
+    """
+    results = with_truth(results)
+    mine = results["truth"].isin([MODEL_TRUTH, MODEL_ESTIMATE])
+    if not mine.any():
+        return results
+    twins = pd.MultiIndex.from_frame(results.loc[mine, _KEY])
+    shadowed = (~mine) & pd.MultiIndex.from_frame(results[_KEY]).isin(twins)
+    return results[~shadowed]
+
+
+def decomposition(results: pd.DataFrame) -> pd.DataFrame:
+    """Per model game and explainer: mean ``shapley_error`` against the model truth and against the
+    planted truth, and the model's own error against the planted truth (``model_shapley_error``).
+
+    At default budgets (``budget == -1``). The explainer's error against the planted truth mixes
+    its own estimation error with the model's departure from the planted game; the two other
+    columns separate them. Where the model truth is an estimate (``"model-estimate"``, beyond
+    :data:`~mxbench.validation.truth.MAX_GAME_PLAYERS` players) ``model truth`` says
+    ``estimated``, else ``exact``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"task": "t", "instance": 0, "model": "m", "certified": True, "explainer": ["e", "e", "-"],
+    ...                      "budget": -1, "seed": 0, "metric": ["shapley_error", "shapley_error",
+    ...                      "model_shapley_error"], "truth": ["model", "planted", "planted"], "value": [0.1, 0.3, 0.2]})
+    >>> decomposition(rows).values.tolist()
+    [['m', 'e', 0.1, 0.3, 0.2, 'exact']]
+    """
+    cols = ["model", "explainer", "vs model truth", "vs planted truth", "model vs planted", "model truth"]
+    r = with_truth(results)
+    r = r[(r["model"] != PLANTED) & (r["budget"] == -1)]
+    own = r[r["metric"] == "model_shapley_error"].groupby("model")["value"].mean()
+    estimated = r[r["truth"] == MODEL_ESTIMATE].groupby("model").size()
+    e = r[r["metric"] == "shapley_error"].replace({"truth": {MODEL_ESTIMATE: MODEL_TRUTH}})
+    if e.empty:
+        return pd.DataFrame(columns=cols)
+    t = e.pivot_table(index=["model", "explainer"], columns="truth", values="value", aggfunc="mean")
+    t = t.reindex(columns=[MODEL_TRUTH, PLANTED_TRUTH])
+    t.columns = ["_vs_model", "_vs_planted"]  # "model" is also an index name
+    t = t.reset_index()
+    t["own"] = t["model"].map(own)
+    t["kind"] = np.where(t["model"].isin(estimated.index), "estimated", "exact")
+    t.columns = cols
+    return t.sort_values(["model", "explainer"]).reset_index(drop=True)
+
+
 def _base(metric: pd.Series) -> pd.Series:
     return metric.str.split("@").str[0].str.split(":").str[0]
 
@@ -93,6 +184,7 @@ def leaderboard(results: pd.DataFrame, certified: bool = True) -> pd.DataFrame:
     >>> leaderboard(rows)[["model", "explainer", "auroc"]].values.tolist()
     [['planted', 'lemon', 0.75]]
     """
+    results = explained_view(results)  # model rows: against the model truth
     r = results[(results["certified"].astype(bool) == certified) & (results["budget"] == -1)]
     r = r[r["metric"].isin([m for m, _ in HEADLINE])]
     if r.empty:
@@ -474,18 +566,20 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
     """
     if not isinstance(results, pd.DataFrame):
         results = read_results(results)
-    missing = [c for c in RESULT_COLUMNS if c not in results.columns]
+    missing = [c for c in RESULT_COLUMNS if c not in results.columns and c != "truth"]
     if missing:
         raise RunnerError(f"results: missing columns {missing}; not an mxbench results frame")
     if results.empty:
         raise RunnerError("results: no rows to report")
+    full = with_truth(results)  # results without a truth column: every row against the planted truth
+    results = explained_view(full)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lines = ["# mxbench report", ""]
     tasks = sorted(results["task"].unique())
     models = results.groupby("model")["certified"].first()
     lines += [f"Tasks: {', '.join(tasks)}. Instances per task: {results.groupby('task')['instance'].nunique().max()}. "
-              f"Explainers: {', '.join(sorted(results['explainer'].unique()))}.", ""]
+              f"Explainers: {', '.join(sorted(set(results['explainer']) - {'-'}))}.", ""]
     uncertified = [m for m, c in models.items() if not c]
     lines += ["Models: " + ", ".join(f"{m} ({'certified' if c else '**UNCERTIFIED**'})" for m, c in models.items())
               + ". Rows on uncertified models are reported separately and never mixed into the tables above them.",
@@ -497,6 +591,15 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
     if uncertified:
         lines += ["### Uncertified models (flagged: the model did not learn the planted game)", "",
                   markdown_table(leaderboard(results, certified=False)), ""]
+
+    lines += ["## Decomposition (model games: explainer error against the model and the planted truth)", "",
+              "Mean `shapley_error` of each explainer against the exact truth of the model it explains "
+              "(`vs model truth`) and against the planted truth (`vs planted truth`), and the model's own "
+              "error against the planted truth (`model vs planted`: ||phi_model - phi_planted|| / "
+              "||phi_planted||), at default budgets. Beyond 20 players the model truth is an estimate "
+              "(antithetic permutations; `model truth`: estimated).", ""]
+    dec = decomposition(full)
+    lines += [markdown_table(dec) if not dec.empty else "No model-game rows in these results.", ""]
 
     # 1. query reduction
     lines += ["## 1. LEMON's query reduction at equal recovery", ""]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -28,7 +29,35 @@ from mxbench.errors import BudgetError, ExplainerError, MxbenchError
 from mxbench.task import Task, generate
 
 #: The columns of :func:`validate`'s frame, in order.
-RESULT_COLUMNS = ("task", "instance", "model", "certified", "explainer", "budget", "seed", "metric", "value")
+RESULT_COLUMNS = ("task", "instance", "model", "certified", "truth", "explainer", "budget", "seed", "metric", "value")
+#: The ``truth`` column: which truth a row was scored against. ``"planted"``: the task's planted
+#: game (:meth:`~mxbench.validation.truth.Truth.from_task`); ``"model"``: the explained model's
+#: own game, enumerated exactly (:meth:`~mxbench.validation.truth.Truth.from_game`, up to
+#: :data:`~mxbench.validation.truth.MAX_GAME_PLAYERS` players); ``"model-estimate"``: the model's
+#: own game above that size, its Shapley values estimated from antithetic permutations.
+TRUTHS = ("planted", "model", "model-estimate")
+PLANTED_TRUTH, MODEL_TRUTH, MODEL_ESTIMATE = TRUTHS
+#: Metric families that compare an explanation with a truth's exact values: on a model game
+#: (a trained model or "exact") their metrics are computed twice, against the planted truth and
+#: the model's. The other families (faithfulness, desiderata, cost) query the game or the
+#: explainer and are computed once, against the model truth (their ``:exact`` reference rows
+#: then read the explained game's exact values) and labelled ``"model"``. Against an estimated
+#: model truth only :data:`ESTIMATE_METRICS` are computed twice, and every other metric is
+#: scored against the planted truth alone.
+TRUTH_FAMILIES = ("recovery", "axioms")
+#: The explainer name of the rows on a model's own error against the planted truth (one set per
+#: (task, model, instance), budget -1, the first seed, truth "planted"): ``model_shapley_error``
+#: ``= ||phi_model - phi_planted|| / ||phi_planted||`` and ``model_share_error`` (total variation
+#: between the modality shares of the two truths' exact Shapley values, as ``modality_share_error``).
+MODEL_ROW_EXPLAINER = "-"
+#: The metric names of those rows; on a model truth that is an estimate (more than
+#: :data:`~mxbench.validation.truth.MAX_GAME_PLAYERS` players) a third row,
+#: ``model_truth_se``, gives the estimate's relative standard error ``||se|| / ||phi_model||``.
+MODEL_ERROR_METRICS = ("model_shapley_error", "model_share_error")
+#: The metrics scored against a model truth that is an estimate: those that read only its
+#: Shapley and modality values (it has no Banzhaf values or SII). The other metrics of such a
+#: unit are scored against the planted truth only.
+ESTIMATE_METRICS = ("shapley_error", "modality_share_error", "spearman", "kendall")
 #: The model name of the planted game itself (the truth, no trained model).
 PLANTED = "planted"
 #: The model name of the exact model of the planted function (:func:`mxbench.models.exact_model`):
@@ -90,8 +119,21 @@ def _limit_threads() -> None:
     torch.set_num_threads(1)
 
 
+@dataclass(frozen=True)
+class _Result:
+    """A job argument standing for the result of the job ``key`` (:func:`_run_jobs`).
+
+    The job waits for that job, and receives its result in the argument's place.
+    """
+
+    key: Any
+
+
 def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: Any = None) -> dict[Any, Any]:
     """Run ``jobs`` ``(key, fn, args, deps)`` in worker processes; return ``{key: fn(*args)}``.
+
+    An argument that is a :class:`_Result` makes its job depend on that job, and is replaced
+    by that job's result when the job starts.
 
     A job starts once every job whose key is in its ``deps`` has finished; a free worker takes
     the first such job in list order, so the list order is the priority. Validation units thus
@@ -102,10 +144,12 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
 
     Examples
     --------
-    >>> jobs = [("b", pow, (2, 3), ("a",)), ("a", abs, (-2,), ())]
+    >>> jobs = [("b", pow, (2, 3), ("a",)), ("a", abs, (-2,), ()), ("c", pow, (_Result("a"), 3), ())]
     >>> _run_jobs(jobs, n_jobs=1)
-    {'a': 2, 'b': 8}
+    {'a': 2, 'b': 8, 'c': 8}
     """
+    jobs = [(key, fn, args, tuple(deps) + tuple(a.key for a in args if isinstance(a, _Result)))
+            for key, fn, args, deps in jobs]
     keys = {job[0] for job in jobs}
     if len(keys) != len(jobs):
         raise RunnerError("jobs: two jobs share a key")
@@ -125,7 +169,10 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
 
     def next_ready() -> tuple | None:
         k = next((i for i, job in enumerate(pending) if all(d in results for d in job[3])), None)
-        return None if k is None else pending.pop(k)
+        if k is None:
+            return None
+        key, fn, args, deps = pending.pop(k)
+        return key, fn, tuple(results[a.key] if isinstance(a, _Result) else a for a in args), deps
 
     if n_jobs <= 1:
         while pending:
@@ -458,9 +505,96 @@ def _skip_lines(skips: Mapping[tuple[str, int], str], specs: list[tuple[str, dic
     return lines
 
 
+def model_truths(task: Task, model_name: str, folder: str | None, rows: Sequence[int]) -> dict[int, Any]:
+    """The truth of a model's own game on each instance: exact up to ``MAX_GAME_PLAYERS``, else estimated.
+
+    The runner's ``("truth", ...)`` job: computed once per (task, model) after training and
+    handed to every unit on that model (:class:`_Result`), so no unit enumerates a game
+    another already enumerated. Above :data:`~mxbench.validation.truth.MAX_GAME_PLAYERS`
+    players the Shapley values are an antithetic-permutation estimate with its standard error
+    (:meth:`~mxbench.validation.truth.Truth.from_game` with ``estimate=True``).
+
+    Parameters
+    ----------
+    task : Task
+        The task.
+    model_name : str
+        :data:`EXACT` or an architecture name.
+    folder : str or None
+        The trained model's folder (None for :data:`EXACT`).
+    rows : list of int
+        The instances.
+
+    Returns
+    -------
+    dict
+        ``{instance: Truth}``.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> task = mxbench.generate("smoke", instances=64)[0]
+    >>> truths = model_truths(task, "exact", None, [0, 1])
+    >>> sorted(truths), truths[0].estimated
+    ([0, 1], False)
+    """
+    _limit_threads()
+    from mxbench.models import exact_model, load
+    from mxbench.validation.truth import Truth
+
+    model = exact_model(task) if model_name == EXACT else load(folder, task)
+    return {int(i): Truth.from_game(model.game(task, int(i)), task, int(i), estimate=True) for i in rows}
+
+
+def model_error(model_truth: Any, planted_truth: Any) -> dict[str, float]:
+    """A model's own error against the planted truth on one instance (:data:`MODEL_ERROR_METRICS`).
+
+    ``model_shapley_error`` is :func:`~mxbench.validation.recovery.relative_error` of the model's
+    Shapley values against the planted ones (as ``shapley_error``), ``model_share_error`` the
+    total variation between the two truths' modality Shapley shares (as
+    ``modality_share_error``); an estimated model truth adds ``model_truth_se``.
+
+    Parameters
+    ----------
+    model_truth, planted_truth : Truth
+        The model's truth (:func:`model_truths`) and the planted truth of the same instance.
+
+    Returns
+    -------
+    dict
+        ``{metric: value}``.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+    >>> task = mxbench.generate(EXAMPLE_SPEC)
+    >>> t = Truth.from_task(task, 0)
+    >>> {k: round(v, 9) for k, v in model_error(Truth.from_game(task.game(0), task, 0), t).items()}
+    {'model_shapley_error': 0.0, 'model_share_error': 0.0}
+    """
+    from mxbench.validation.recovery import relative_error, shares, total_variation
+
+    out = {"model_shapley_error": relative_error(model_truth.shapley, planted_truth.shapley, planted_truth.tol),
+           "model_share_error": total_variation(shares(model_truth.modality_shapley),
+                                                shares(planted_truth.modality_shapley))}
+    if model_truth.estimated:
+        out["model_truth_se"] = relative_error(model_truth.shapley + model_truth.shapley_se, model_truth.shapley,
+                                               model_truth.tol)
+    return out
+
+
 def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple[str, dict]],
               budgets: Sequence[int | None], seeds: Sequence[int], rows: Sequence[int],
-              metrics: Sequence[str] | None) -> pd.DataFrame:
+              metrics: Sequence[str] | None, mtruths: Mapping[int, Any] | None = None,
+              model_rows: bool = False) -> pd.DataFrame:
+    """One unit: explainers ``specs`` on one (task, model) at every budget, seed and instance.
+
+    ``mtruths`` are the model's own truths (:func:`model_truths`; None on the planted game);
+    ``model_rows`` also writes the model's own error rows (:data:`MODEL_ERROR_METRICS`), once
+    per (task, model), with the metrics they decompose (all metrics, or either of
+    ``shapley_error`` and ``modality_share_error``).
+    """
     _limit_threads()
     from mxbench.explainers import EXPLAINERS
     from mxbench.explainers.base import BudgetExceeded, clone, init_params
@@ -471,7 +605,18 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
     model = exact_model(task) if model_name == EXACT else (load(folder, task) if folder else None)
     certified = True if model is None else bool(model.certificate is not None and model.certificate.passed)
     truths = {i: t for i, t in zip(rows, Truth.from_task_many(task, list(rows)))}
+    mtruths = mtruths or {}
     frames = []
+    if metrics is not None and not {"shapley_error", "modality_share_error"} & set(metrics):
+        model_rows = False
+    if model_rows:  # the model's own error against the planted truth, once
+        for i in rows:
+            if i in mtruths:
+                errs = model_error(mtruths[i], truths[i])
+                frames.append(pd.DataFrame({"task": task.spec.name, "instance": int(i), "model": model_name,
+                                            "truth": PLANTED_TRUTH, "explainer": MODEL_ROW_EXPLAINER, "budget": -1,
+                                            "seed": int(seeds[0]), "metric": list(errs),
+                                            "value": [float(v) for v in errs.values()]}))
     for name, params in specs:
         cls = EXPLAINERS[name]
         whitebox = _is_whitebox(name)
@@ -506,8 +651,9 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
                         chosen_i = [m for m in _default_metrics() if not (whitebox and get_metric(m).needs_explainer)]
                     else:
                         chosen_i = chosen
-                    frame = evaluate(e, truths[i], chosen_i, game=game, explainer=None if whitebox else explainer,
-                                     task=task, model=model_name)
+                    context = dict(game=game, explainer=None if whitebox else explainer, task=task,
+                                   model=model_name)
+                    frame = _score(e, truths[i], mtruths.get(i), chosen_i, context)
                     frame["budget"] = -1 if budget is None or not budgeted else int(budget)
                     frame["seed"] = seed
                     frame["explainer"] = e.explainer
@@ -518,6 +664,24 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
     out["model"] = model_name
     out["certified"] = certified
     return out[list(RESULT_COLUMNS)]
+
+
+def _score(explanation: Any, planted: Any, model: Any, metrics: Sequence[str], context: Mapping[str, Any]) -> pd.DataFrame:
+    """Score one explanation against the planted truth and, when there is one, the model's (:data:`TRUTHS`)."""
+    from mxbench.validation import evaluate, get_metric
+
+    if model is None:
+        return evaluate(explanation, planted, metrics, **context).assign(truth=PLANTED_TRUTH)
+    if model.estimated:
+        twice = [m for m in metrics if m in ESTIMATE_METRICS]
+        parts = [evaluate(explanation, planted, metrics, **context).assign(truth=PLANTED_TRUTH),
+                 evaluate(explanation, model, twice, **context).assign(truth=MODEL_ESTIMATE)]
+    else:
+        twice = [m for m in metrics if get_metric(m).family in TRUTH_FAMILIES]
+        once = [m for m in metrics if get_metric(m).family not in TRUTH_FAMILIES]
+        parts = [evaluate(explanation, planted, twice, **context).assign(truth=PLANTED_TRUTH),
+                 evaluate(explanation, model, twice + once, **context).assign(truth=MODEL_TRUTH)]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _default_metrics() -> list[str]:
@@ -647,7 +811,9 @@ def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: li
 
     Small units keep every core busy to the end; the slowest models' units come first. A
     unit on a trained model depends on its ``("train", task, arch)`` job; keys are
-    ``("unit", tag, task, model, explainer index)``. The ``(task name, explainer index)``
+    ``("unit", tag, task, model, explainer index)``. Each model game also has one
+    ``("truth", tag, task, model)`` job (:func:`model_truths`, before its units) whose result
+    every unit on that model receives (:class:`_Result`). The ``(task name, explainer index)``
     pairs in ``skip`` (:func:`_skips`) and white-box explainers on the planted game get no unit.
     """
     skip = set(skip)
@@ -658,11 +824,19 @@ def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: li
         for m in models:
             folder = None if m in UNTRAINED else str(model_folder(cache_dir, task, m, 0, options))
             deps = () if m in UNTRAINED else (("train", task.spec.name, m),)
+            kept = [j for j, spec in enumerate(specs) if (task.spec.name, j) not in skip
+                    and not (m == PLANTED and _is_whitebox(spec[0]))]
+            mtruths = None
+            if m != PLANTED and kept:  # the model's own truths, once, for all its units
+                key = ("truth", tag, task.spec.name, m)
+                jobs.append((key, model_truths, (task, m, folder, rows), deps))
+                mtruths = _Result(key)
+            # the first unit of a model game also writes the model's own error rows
             jobs += [(("unit", tag, task.spec.name, m, j), _run_unit,
-                      (task, m, folder, [spec], list(budgets), list(seeds), rows, metrics), deps)
-                     for j, spec in enumerate(specs) if (task.spec.name, j) not in skip
-                     and not (m == PLANTED and _is_whitebox(spec[0]))]
-    return sorted(jobs, key=lambda job: _slowness(job[0][3]))
+                      (task, m, folder, [specs[j]], list(budgets), list(seeds), rows, metrics, mtruths,
+                       m != PLANTED and j == kept[0]), deps)
+                     for j in kept]
+    return sorted(jobs, key=lambda job: (_slowness(job[0][3]), job[0][0] != "truth"))
 
 
 def _slowness(model: str) -> int:
@@ -676,12 +850,14 @@ def _slowness(model: str) -> int:
 
 
 def _tidy(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate result frames in the canonical row order (:data:`RESULT_COLUMNS`)."""
-    frames = [f for f in frames if len(f)]
+    """Concatenate result frames in the canonical row order (:data:`RESULT_COLUMNS`); results of
+    jobs that are not frames (the truths of :func:`model_truths`) are passed over."""
+    frames = [f for f in frames if isinstance(f, pd.DataFrame) and len(f)]
     if not frames:
         return pd.DataFrame(columns=list(RESULT_COLUMNS))
     out = pd.concat(frames, ignore_index=True)
-    out = out.sort_values(["task", "model", "explainer", "budget", "seed", "instance", "metric"], kind="stable")
+    out = out.sort_values(["task", "model", "explainer", "budget", "seed", "instance", "truth", "metric"],
+                          kind="stable")
     return out.reset_index(drop=True)
 
 
@@ -719,7 +895,7 @@ def write_results(results: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(results[list(RESULT_COLUMNS)].astype(
-        {"task": str, "instance": "int64", "model": str, "certified": bool, "explainer": str, "budget": "int64",
+        {"task": str, "instance": "int64", "model": str, "certified": bool, "truth": str, "explainer": str, "budget": "int64",
          "seed": "int64", "metric": str, "value": "float64"}), preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"mxbench": RESULTS_SCHEMA.encode()})
     tmp = path.with_name(path.name + ".tmp")
@@ -758,6 +934,8 @@ def read_results(path: str | Path) -> pd.DataFrame:
         raise RunnerError(f"results: {path} is not an mxbench results file of schema {RESULTS_SCHEMA!r} "
                           f"(found {marker or 'no marker'!r})")
     frame = table.to_pandas()
+    if "truth" not in frame.columns and list(frame.columns) == [c for c in RESULT_COLUMNS if c != "truth"]:
+        frame.insert(RESULT_COLUMNS.index("truth"), "truth", PLANTED_TRUTH)  # results written before the column
     if list(frame.columns) != list(RESULT_COLUMNS):
         raise RunnerError(f"results: {path} has columns {list(frame.columns)}, expected {list(RESULT_COLUMNS)}")
     return frame

@@ -7,8 +7,11 @@ answers exact questions about the same game that the validators need: the value 
 coalition, the Shapley values of the game with some players masked for good (Granger
 ablations), which players are dummies and which pairs are symmetric (axioms).
 
-For a model game the truth is still the planted one (models are certified against it); the
-validators say so in their docstrings.
+A truth is either *planted* (:meth:`Truth.from_task`: the task's planted game, read from its
+oracle) or the truth of any game, a trained model's included (:meth:`Truth.from_game`: exact by
+enumeration up to :data:`MAX_GAME_PLAYERS` players, above that an antithetic-permutation
+estimate of the Shapley values with its standard error, marked by :attr:`Truth.estimated`).
+One exact engine (:mod:`mxbench.oracles.moebius`) serves both.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ COLUMNS = ("task", "instance", "model", "explainer", "metric", "value")
 ROLES = ("unique", "synergy", "redundancy", "distractor")
 #: The most players :meth:`Truth.from_game` enumerates.
 MAX_GAME_PLAYERS = 20
+#: Permutations of the Shapley estimate of :meth:`Truth.from_game` above
+#: :data:`MAX_GAME_PLAYERS` players (antithetic: half of them are the reverses of the others).
+ESTIMATE_PERMUTATIONS = 256
 #: A planted player (pair) is *material* on an instance when its exact ``|Shapley|`` (``|SII|``)
 #: is at least this share of the instance's largest (:meth:`Truth.material`,
 #: :meth:`Truth.material_pairs`).
@@ -87,6 +93,11 @@ class Truth:
         The player names.
     latents : ndarray or None, shape (n,)
         The instance's decoded latents (planted tasks only).
+    shapley_se : ndarray or None, shape (n,)
+        The standard error of ``shapley`` when it is estimated (:meth:`from_game` above
+        :data:`MAX_GAME_PLAYERS` players); None when exact. An estimated truth has exact
+        ``v_full``, ``v_empty``, ``modality_shapley`` and ``modality_influence`` (the modality
+        game has ``2^M`` coalitions) but no Banzhaf values or SII (NaN).
 
     Examples
     --------
@@ -117,6 +128,7 @@ class Truth:
     modality_names: tuple[str, ...]
     player_names: list[str]
     latents: np.ndarray | None = None
+    shapley_se: np.ndarray | None = None
     _plan: Any = field(default=None, repr=False, compare=False)
     _values: np.ndarray | None = field(default=None, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -212,8 +224,18 @@ class Truth:
         return out
 
     @classmethod
-    def from_game(cls, game: Any, task: Any = None, instance: int | None = None) -> "Truth":
-        """The exact truth of any game by enumerating its ``2^n`` coalitions (one batched call).
+    def from_game(cls, game: Any, task: Any = None, instance: int | None = None, *, estimate: bool = False,
+                  permutations: int = ESTIMATE_PERMUTATIONS, seed: int = 0) -> "Truth":
+        """The truth of any game: exact by enumerating its ``2^n`` coalitions, or estimated.
+
+        Up to :data:`MAX_GAME_PLAYERS` players the game is queried once on every coalition (one
+        batched call) and every index is exact. Above that, with ``estimate=True``, the Shapley
+        values are the mean marginal contributions over ``permutations`` random orders, drawn in
+        antithetic pairs (an order and its reverse), with their standard error in
+        :attr:`shapley_se` (the standard deviation of the pair means over ``sqrt(pairs)``);
+        ``v(N)``, ``v(∅)`` and the modality indices stay exact (``2^M`` coalitions); Banzhaf
+        values and SII are not estimated (NaN). The cost is ``permutations * (n + 1) + 2^M``
+        queries.
 
         Roles and pairs come from ``task`` (or ``game.task`` for planted and model games);
         without a task every role is ``unknown`` and there are no pairs.
@@ -221,11 +243,17 @@ class Truth:
         Parameters
         ----------
         game : Game
-            The game (``n_players <= 20``).
+            The game.
         task : Task, optional
             The task whose roles and pairs to record (default: ``game.task`` if any).
         instance : int, optional
             The instance number (default: ``game.instance`` if any, else -1).
+        estimate : bool
+            Allow the estimate above :data:`MAX_GAME_PLAYERS` players (default: refuse).
+        permutations : int
+            Permutations of the estimate: an even number, at least 4.
+        seed : int
+            Seed of the estimate's permutations.
 
         Returns
         -------
@@ -234,7 +262,8 @@ class Truth:
         Raises
         ------
         MetricError
-            The game has more than 20 players.
+            The game has more than :data:`MAX_GAME_PLAYERS` players and ``estimate`` is False;
+            ``permutations`` is odd or below 4.
 
         Examples
         --------
@@ -242,16 +271,23 @@ class Truth:
         >>> from mxbench.games import FunctionGame
         >>> g = FunctionGame(lambda c: 2.0 * c[:, 0] * c[:, 1] + c[:, 2], n_players=3)
         >>> t = Truth.from_game(g)
-        >>> t.shapley.tolist(), float(t.sii[0, 1]), t.roles.tolist()
-        ([1.0, 1.0, 1.0], 2.0, ['unknown', 'unknown', 'unknown'])
+        >>> t.shapley.tolist(), float(t.sii[0, 1]), t.roles.tolist(), t.estimated
+        ([1.0, 1.0, 1.0], 2.0, ['unknown', 'unknown', 'unknown'], False)
+
+        Above the enumeration limit the Shapley values are estimated (exactly here: the game is
+        additive, so every order gives each player its own weight):
+
+        >>> w = np.arange(30.0)
+        >>> big = Truth.from_game(FunctionGame(lambda c: c @ w, n_players=30), estimate=True)
+        >>> big.estimated, bool(np.allclose(big.shapley, w)), float(big.shapley_se.max())
+        (True, True, 0.0)
         """
         n = int(game.n_players)
-        if n > MAX_GAME_PLAYERS:
-            raise MetricError(f"game: Truth.from_game enumerates at most {MAX_GAME_PLAYERS} players, got {n}")
-        values = np.asarray(game(bit_matrix(n)), dtype=np.float64)
-        m = moebius_from_table(values)
-        phi, bv = first_order_from_moebius(m, "SV"), first_order_from_moebius(m, "BV")
-        sii = interaction_matrix_from_moebius(m, "SII")
+        if n > MAX_GAME_PLAYERS and not estimate:
+            raise MetricError(f"game: Truth.from_game enumerates at most {MAX_GAME_PLAYERS} players, got {n}; "
+                              "pass estimate=True for an antithetic-permutation estimate of the Shapley values")
+        if not isinstance(permutations, (int, np.integer)) or permutations < 4 or permutations % 2:
+            raise MetricError(f"permutations: expected an even integer of at least 4, got {permutations!r}")
         modality_of = np.asarray(getattr(game, "modality_of", np.zeros(n)), dtype=np.int64)
         names = tuple(getattr(game, "modality_names", ("all",)))[: int(modality_of.max()) + 1]
         task = task if task is not None else getattr(game, "task", None)
@@ -267,17 +303,40 @@ class Truth:
             pairs = pd.DataFrame({"i": np.zeros(0, np.int64), "j": np.zeros(0, np.int64),
                                   "kind": np.zeros(0, str), "term_id": np.zeros(0, np.int64)})
             name = ""
+        se = None
+        if n <= MAX_GAME_PLAYERS:
+            values = np.asarray(game(bit_matrix(n)), dtype=np.float64)
+            m = moebius_from_table(values)
+            phi, bv = first_order_from_moebius(m, "SV"), first_order_from_moebius(m, "BV")
+            sii = interaction_matrix_from_moebius(m, "SII")
+            mod_values = modality_table(values, modality_of, len(names))
+        else:
+            values = None
+            phi, se = _permutation_shapley(game, n, int(permutations), seed)
+            bv, sii = np.full(n, np.nan), np.full((n, n), np.nan)
+            mod_values = np.asarray(game(bit_matrix(len(names))[:, modality_of]), dtype=np.float64)
         pairs = pairs.copy()
         pairs["sii"] = sii[pairs["i"].to_numpy(), pairs["j"].to_numpy()]
-        truth = cls(task=name, instance=int(instance), shapley=phi, banzhaf=bv, sii=sii, modality_shapley=np.zeros(0),
-                    modality_influence=np.zeros(0), roles=roles, term_id=term_id, pairs=pairs,
-                    v_full=float(values[-1]), v_empty=float(values[0]), modality_of=modality_of, modality_names=names,
-                    player_names=list(getattr(game, "player_names", [f"p{i}" for i in range(n)])), _values=values)
-        mod_values = modality_table(values, modality_of, len(names))
-        truth.modality_shapley = first_order_from_moebius(moebius_from_table(mod_values), "SV")
         full_mask = 2 ** len(names) - 1
-        truth.modality_influence = mod_values[-1] - mod_values[full_mask ^ (1 << np.arange(len(names)))]
-        return truth
+        return cls(task=name, instance=int(instance), shapley=phi, banzhaf=bv, sii=sii,
+                   modality_shapley=first_order_from_moebius(moebius_from_table(mod_values), "SV"),
+                   modality_influence=mod_values[-1] - mod_values[full_mask ^ (1 << np.arange(len(names)))],
+                   roles=roles, term_id=term_id, pairs=pairs, v_full=float(mod_values[-1]),
+                   v_empty=float(mod_values[0]), modality_of=modality_of, modality_names=names,
+                   player_names=list(getattr(game, "player_names", [f"p{i}" for i in range(n)])),
+                   shapley_se=se, _values=values)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether the Shapley values are an estimate (:attr:`shapley_se` is set).
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 0).estimated
+        False
+        """
+        return self.shapley_se is not None
 
     # ------------------------------------------------------------------ simple views
     @property
@@ -728,3 +787,21 @@ def parse_metric(name: str) -> tuple[str, str, bool]:
     core = name[: -len(":exact")] if exact else name
     base, _, qualifier = core.partition("@")
     return base, qualifier, exact
+
+
+def _permutation_shapley(game: Any, n: int, permutations: int, seed: int,
+                         max_rows: int = 2**16) -> tuple[np.ndarray, np.ndarray]:
+    """Antithetic-permutation Shapley estimate and its standard error (:meth:`Truth.from_game`)."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(n + 1)[:, None]
+    per_call = max(1, max_rows // (2 * (n + 1)))
+    means = []
+    for start in range(0, permutations // 2, per_call):
+        ranks = np.stack([np.argsort(rng.permutation(n)) for _ in range(min(per_call, permutations // 2 - start))])
+        both = np.concatenate([ranks, n - 1 - ranks])  # each order, then its reverse
+        masks = (both[:, None, :] < steps[None, :, :]).reshape(-1, n)
+        v = np.asarray(game(masks), dtype=np.float64).reshape(len(both), n + 1)
+        gains = np.take_along_axis(v, both + 1, axis=1) - np.take_along_axis(v, both, axis=1)
+        means.append(0.5 * (gains[: len(ranks)] + gains[len(ranks):]))
+    pair_means = np.concatenate(means)
+    return pair_means.mean(axis=0), pair_means.std(axis=0, ddof=1) / np.sqrt(len(pair_means))
