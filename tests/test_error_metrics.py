@@ -26,7 +26,9 @@ def _explanation(truth, phi, interactions=None, explainer="hand", extras=None):
 
 
 def _value(rows, name):
-    assert [r["metric"] for r in rows] == [name]
+    """The main row's value; ``shapley_error`` on a task with non-differentiable terms adds its split."""
+    extra = [f"{name}@smooth", f"{name}@nonsmooth"] if len(rows) == 3 and name == "shapley_error" else []
+    assert [r["metric"] for r in rows] == [name] + extra
     return rows[0]["value"]
 
 
@@ -105,7 +107,8 @@ def test_no_sii_rows_without_interactions_or_for_a_score(example):
     assert sii_error(_explanation(t, t.shapley, {}), t) == []
     exact_pairs = {(1, 4): float(t.sii[1, 4])}
     assert sii_error(_explanation(t, t.shapley, exact_pairs, extras={"interaction_index": "RG"}), t) == []
-    assert sii_error(_explanation(t, t.shapley, exact_pairs, explainer="redundancy_gap"), t) == []
+    # the name alone does not make a score (validators read the index): these pairs are scored as SII
+    assert _value(sii_error(_explanation(t, t.shapley, exact_pairs, explainer="redundancy_gap"), t), "sii_error") == 0.0
     e = RedundancyGap(budget=400, pairs=[(1, 4), (2, 5)]).explain(example.game(0))
     assert e.interactions and sii_error(e, t) == []
     assert _value(shapley_error(e, t), "shapley_error") >= 0       # its attributions are still scored
@@ -144,3 +147,29 @@ def test_bad_inputs_raise(example):
         sii_error(_explanation(t, t.shapley, {(0, t.n_players): 1.0}), t)
     with pytest.raises(MetricError, match="distinct players"):
         sii_error(_explanation(t, t.shapley, {(2, 2): 1.0}), t)
+
+
+def test_shapley_error_split_by_differentiable_terms():
+    """The split rows are the relative errors over each group of players, and only where both groups exist."""
+    import mxbench
+    from mxbench.explainers import Explanation
+    from mxbench.validation.recovery import shapley_error
+    from mxbench.validation.truth import EXAMPLE_SPEC, Truth
+
+    t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 0)
+    assert t.smooth.tolist() == [True, True, False, True, True, False]
+    phi = t.shapley.copy()
+    phi[~t.smooth] *= 2.0  # wrong on the redundancy players only
+    rows = {r["metric"]: r["value"] for r in shapley_error(Explanation(phi, t.modality_shapley, ("a", "b"),
+                                                                         t.modality_of), t)}
+    assert rows["shapley_error@smooth"] == 0.0 and rows["shapley_error@nonsmooth"] == pytest.approx(1.0)
+    expected = np.linalg.norm(t.shapley[~t.smooth]) / np.linalg.norm(t.shapley)
+    assert rows["shapley_error"] == pytest.approx(expected)
+    from mxbench.games import FunctionGame
+
+    smooth_only = Truth.from_game(FunctionGame(lambda c: c @ np.arange(6.0), n_players=6,
+                                               modality_of=[0, 0, 0, 0, 1, 1]))  # no task: no split
+    assert smooth_only.smooth is None
+    assert [r["metric"] for r in shapley_error(Explanation(smooth_only.shapley, smooth_only.modality_shapley,
+                                                           ("a", "b"), smooth_only.modality_of), smooth_only)] == [
+        "shapley_error"]

@@ -94,16 +94,19 @@ def test_model_truth_is_computed_once_per_model_and_estimated_beyond_the_limit(t
     jobs = runner._unit_jobs("t", [task], ["planted", "exact"], runner.explainer_specs(["kernelshap", "lime"]),
                              [None], [0], 2, None, tmp_path, {})
     truth_jobs = [j for j in jobs if j[0][0] == "truth"]
-    assert [j[0] for j in truth_jobs] == [("truth", "t", "wide", "exact")]
+    test = task.split_indices("test")[:2].tolist()
+    assert [j[0] for j in truth_jobs] == [("truth", "t", "wide", "exact", i) for i in test]
     units = [j for j in jobs if j[0][0] == "unit" and j[0][3] == "exact"]
-    assert len(units) == 2 and all(runner._Result(truth_jobs[0][0]) in j[2] for j in units)
-    assert jobs.index(truth_jobs[0]) < min(jobs.index(u) for u in units)
+    placeholders = tuple(runner._Result(j[0]) for j in truth_jobs)
+    assert len(units) == 2 and all(placeholders in j[2] for j in units)
+    assert max(jobs.index(j) for j in truth_jobs) < min(jobs.index(u) for u in units)
     truths = model_truths(task, "exact", None, [0])
     assert truths[0].estimated
     frame = validate(task, models=["exact"], explainers=["kernelshap"],
                      metrics=["shapley_error", "auroc"], instances=1, n_jobs=1, progress=False, cache_dir=tmp_path)
     est = frame[frame["truth"] == "model-estimate"]
-    assert set(est["metric"]) == {"shapley_error"}  # auroc needs more than an estimate of the Shapley values
+    # auroc needs more than an estimate of the Shapley values
+    assert set(est["metric"]) == {"shapley_error", "shapley_error@smooth", "shapley_error@nonsmooth"}
     assert set(frame.loc[frame["metric"].str.startswith("auroc"), "truth"]) == {"planted"}
     own = frame[frame["explainer"] == "-"].set_index("metric")["value"]
     assert set(own.index) == {"model_shapley_error", "model_share_error", "model_truth_se"}
@@ -112,3 +115,18 @@ def test_model_truth_is_computed_once_per_model_and_estimated_beyond_the_limit(t
     assert 0 < own["model_shapley_error"] < 4 * own["model_truth_se"] and own["model_share_error"] < 1e-9
     table = decomposition(frame)
     assert table["model truth"].tolist() == ["estimated"]
+
+
+def test_gradients_fail_measurably_on_terms_that_are_not_differentiable(tmp_path):
+    """On the exact model, integrated gradients is exact on product/identity terms and blind to step and max."""
+    task = mxbench.generate("smoke", instances=64)[2]
+    assert {t.op for t in task.terms} >= {"step", "max-magnitude", "product"}
+    frame = validate(task, models=["exact"], explainers=["integrated_gradients"], metrics=["shapley_error"],
+                     instances=2, n_jobs=1, progress=False, cache_dir=tmp_path)
+    rows = frame[frame["truth"] == "model"].groupby("metric")["value"].max()
+    assert rows["shapley_error@smooth"] < 0.01 and rows["shapley_error@nonsmooth"] > 0.5
+    from mxbench.bench.report import smoothness_table
+
+    table = smoothness_table(frame)
+    assert table[["model", "explainer"]].values.tolist() == [["exact", "integrated_gradients"]]
+    assert table["other terms"].iloc[0] > 50 * table["differentiable terms"].iloc[0]

@@ -169,6 +169,37 @@ def decomposition(results: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values(["model", "explainer"]).reset_index(drop=True)
 
 
+def smoothness_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per model game and explainer: mean ``shapley_error`` over the players of differentiable terms
+    and over the players of the others (``step``, ``xor``, ``and``, redundancy), against the
+    truth of the game explained, at default budgets.
+
+    On the ``exact`` model (no model error) the gap between the two columns is the explainer's
+    own failure on terms a gradient does not see.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"task": "t", "instance": 0, "model": "exact", "certified": True, "explainer": "ig",
+    ...                      "budget": -1, "seed": 0, "metric": ["shapley_error@smooth", "shapley_error@nonsmooth"],
+    ...                      "truth": "model", "value": [0.01, 1.0]})
+    >>> smoothness_table(rows).values.tolist()
+    [['exact', 'ig', 0.01, 1.0]]
+    """
+    cols = ["model", "explainer", "differentiable terms", "other terms"]
+    r = explained_view(results)
+    r = r[(r["model"] != PLANTED) & (r["budget"] == -1)
+          & r["metric"].isin(["shapley_error@smooth", "shapley_error@nonsmooth"])]
+    if r.empty:
+        return pd.DataFrame(columns=cols)
+    t = r.pivot_table(index=["model", "explainer"], columns="metric", values="value", aggfunc="mean")
+    t = t.reindex(columns=["shapley_error@smooth", "shapley_error@nonsmooth"])
+    t.columns = ["_smooth", "_other"]
+    t = t.reset_index()
+    t.columns = cols
+    return t.sort_values(["model", "explainer"]).reset_index(drop=True)
+
+
 def _base(metric: pd.Series) -> pd.Series:
     return metric.str.split("@").str[0].str.split(":").str[0]
 
@@ -600,6 +631,15 @@ def write_report(results: pd.DataFrame | str | Path, out: str | Path, task: Any 
               "(antithetic permutations; `model truth`: estimated).", ""]
     dec = decomposition(full)
     lines += [markdown_table(dec) if not dec.empty else "No model-game rows in these results.", ""]
+    smooth = smoothness_table(full)
+    if not smooth.empty:
+        lines += ["### Terms that are not differentiable", "",
+                  "Mean `shapley_error` over the players of differentiable terms (identity, tanh, product; and "
+                  "distractors) and over the players of the others (step, xor, and, redundancy's max), against "
+                  "the truth of the game explained, at default budgets. On the `exact` model (the planted "
+                  "function in torch, no model error) gradients are zero on step, xor and and, and select one "
+                  "copy of a redundancy term: a large error in the second column there is the method's own.", "",
+                  markdown_table(smooth), ""]
 
     # 1. query reduction
     lines += ["## 1. LEMON's query reduction at equal recovery", ""]

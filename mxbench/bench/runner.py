@@ -132,8 +132,8 @@ class _Result:
 def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: Any = None) -> dict[Any, Any]:
     """Run ``jobs`` ``(key, fn, args, deps)`` in worker processes; return ``{key: fn(*args)}``.
 
-    An argument that is a :class:`_Result` makes its job depend on that job, and is replaced
-    by that job's result when the job starts.
+    An argument that is a :class:`_Result` (or a tuple of them) makes its job depend on that
+    job, and is replaced by that job's result when the job starts.
 
     A job starts once every job whose key is in its ``deps`` has finished; a free worker takes
     the first such job in list order, so the list order is the priority. Validation units thus
@@ -144,12 +144,20 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
 
     Examples
     --------
-    >>> jobs = [("b", pow, (2, 3), ("a",)), ("a", abs, (-2,), ()), ("c", pow, (_Result("a"), 3), ())]
+    >>> jobs = [("b", pow, (2, 3), ("a",)), ("a", abs, (-2,), ()), ("c", pow, (_Result("a"), 3), ()),
+    ...         ("d", sum, ((_Result("a"), _Result("b")),), ())]
     >>> _run_jobs(jobs, n_jobs=1)
-    {'a': 2, 'b': 8, 'c': 8}
+    {'a': 2, 'b': 8, 'c': 8, 'd': 10}
     """
-    jobs = [(key, fn, args, tuple(deps) + tuple(a.key for a in args if isinstance(a, _Result)))
-            for key, fn, args, deps in jobs]
+    def placeholders(args: tuple) -> tuple:
+        return tuple(x.key for a in args for x in (a if isinstance(a, tuple) else (a,)) if isinstance(x, _Result))
+
+    def resolve(a: Any) -> Any:
+        if isinstance(a, tuple):
+            return tuple(resolve(x) for x in a)
+        return results[a.key] if isinstance(a, _Result) else a
+
+    jobs = [(key, fn, args, tuple(deps) + placeholders(args)) for key, fn, args, deps in jobs]
     keys = {job[0] for job in jobs}
     if len(keys) != len(jobs):
         raise RunnerError("jobs: two jobs share a key")
@@ -172,7 +180,7 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
         if k is None:
             return None
         key, fn, args, deps = pending.pop(k)
-        return key, fn, tuple(results[a.key] if isinstance(a, _Result) else a for a in args), deps
+        return key, fn, tuple(resolve(a) for a in args), deps
 
     if n_jobs <= 1:
         while pending:
@@ -586,11 +594,11 @@ def model_error(model_truth: Any, planted_truth: Any) -> dict[str, float]:
 
 def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple[str, dict]],
               budgets: Sequence[int | None], seeds: Sequence[int], rows: Sequence[int],
-              metrics: Sequence[str] | None, mtruths: Mapping[int, Any] | None = None,
+              metrics: Sequence[str] | None, mtruths: Sequence[Mapping[int, Any]] = (),
               model_rows: bool = False) -> pd.DataFrame:
     """One unit: explainers ``specs`` on one (task, model) at every budget, seed and instance.
 
-    ``mtruths`` are the model's own truths (:func:`model_truths`; None on the planted game);
+    ``mtruths`` are the model's own truths (:func:`model_truths` results; none on the planted game);
     ``model_rows`` also writes the model's own error rows (:data:`MODEL_ERROR_METRICS`), once
     per (task, model), with the metrics they decompose (all metrics, or either of
     ``shapley_error`` and ``modality_share_error``).
@@ -605,7 +613,7 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
     model = exact_model(task) if model_name == EXACT else (load(folder, task) if folder else None)
     certified = True if model is None else bool(model.certificate is not None and model.certificate.passed)
     truths = {i: t for i, t in zip(rows, Truth.from_task_many(task, list(rows)))}
-    mtruths = mtruths or {}
+    mtruths = {i: t for part in mtruths for i, t in part.items()}
     frames = []
     if metrics is not None and not {"shapley_error", "modality_share_error"} & set(metrics):
         model_rows = False
@@ -812,8 +820,8 @@ def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: li
     Small units keep every core busy to the end; the slowest models' units come first. A
     unit on a trained model depends on its ``("train", task, arch)`` job; keys are
     ``("unit", tag, task, model, explainer index)``. Each model game also has one
-    ``("truth", tag, task, model)`` job (:func:`model_truths`, before its units) whose result
-    every unit on that model receives (:class:`_Result`). The ``(task name, explainer index)``
+    ``("truth", tag, task, model, instance)`` job per instance (:func:`model_truths`, before
+    its units) whose results every unit on that model receives (:class:`_Result`). The ``(task name, explainer index)``
     pairs in ``skip`` (:func:`_skips`) and white-box explainers on the planted game get no unit.
     """
     skip = set(skip)
@@ -826,11 +834,11 @@ def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: li
             deps = () if m in UNTRAINED else (("train", task.spec.name, m),)
             kept = [j for j, spec in enumerate(specs) if (task.spec.name, j) not in skip
                     and not (m == PLANTED and _is_whitebox(spec[0]))]
-            mtruths = None
-            if m != PLANTED and kept:  # the model's own truths, once, for all its units
-                key = ("truth", tag, task.spec.name, m)
-                jobs.append((key, model_truths, (task, m, folder, rows), deps))
-                mtruths = _Result(key)
+            mtruths = ()
+            if m != PLANTED and kept:  # the model's own truths, once per instance, for all its units
+                keys = [("truth", tag, task.spec.name, m, i) for i in rows]
+                jobs += [(key, model_truths, (task, m, folder, [key[-1]]), deps) for key in keys]
+                mtruths = tuple(_Result(key) for key in keys)
             # the first unit of a model game also writes the model's own error rows
             jobs += [(("unit", tag, task.spec.name, m, j), _run_unit,
                       (task, m, folder, [specs[j]], list(budgets), list(seeds), rows, metrics, mtruths,

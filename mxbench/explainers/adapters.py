@@ -36,36 +36,11 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from mxbench.errors import ExplainerError
-from mxbench.explainers.base import BudgetedGame, Explainer
+from mxbench.explainers.base import BudgetedGame, Explainer, MissingDependencyError, require_package
 from mxbench.explainers.params import check_bool, check_choice, check_int
 
 __all__ = ["MissingDependencyError", "ShapExplainer", "ShapiqApproximator", "ShapiqExplainer", "CaptumExplainer",
            "ADAPTERS", "make_adapter"]
-
-#: The setup.cfg extra that installs every adapter's package.
-EXTRA = "adapters"
-
-
-class MissingDependencyError(ExplainerError, ImportError):
-    """An adapter's package (shap, shapiq or captum) is not installed.
-
-    Examples
-    --------
-    >>> issubclass(MissingDependencyError, ImportError)
-    True
-    """
-
-
-def _require(package: str, adapter: str) -> Any:
-    """Import ``package`` or raise :class:`MissingDependencyError` naming it and the extra."""
-    try:
-        return importlib.import_module(package)
-    except ImportError:
-        root = package.split(".")[0]
-        raise MissingDependencyError(
-            f"{root}: the {adapter} adapter needs the package {root!r}, which is not installed; "
-            f"install it with pip install \"mxbench[{EXTRA}]\" (or pip install {root})") from None
-
 
 def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(2**31 - 1))
@@ -123,8 +98,10 @@ class ShapExplainer(Explainer):
       so distinct coalitions stay below it); default shap's 500; at least ``2n + 1`` (one
       permutation forward and back). Efficient (the marginal contributions telescope).
     - ``ExactExplainer``: every coalition, budget ``2^n``. ``interactions=True`` also returns
-      pair SII (shap's interaction values are half the SII on each side of the diagonal; its
-      computation is slow beyond 6 players).
+      pair interactions, recorded as SII: shap's are its Shapley-Taylor interaction values (half
+      on each side of the diagonal), which equal the SII on games of Möbius order <= 2 only (a
+      3-player term ``m(T)`` gives each of its pairs ``m(T) / 3``, SII ``m(T) / 2``); its
+      computation is slow beyond 6 players.
 
     Parameters
     ----------
@@ -160,6 +137,12 @@ class ShapExplainer(Explainer):
         """``shap:<method>``."""
         return f"shap:{self.method}"
 
+    @property
+    def target_index(self) -> str:  # type: ignore[override]
+        """``"SII"`` with ``interactions`` (Shapley values and pairs that are SII on games of Möbius
+        order <= 2, see above), else ``"SV"``."""
+        return "SII" if self.interactions else "SV"
+
     efficient = True
 
     @property
@@ -192,12 +175,12 @@ class ShapExplainer(Explainer):
         check_bool("interactions", self.interactions)
         if self.interactions and self.method != "ExactExplainer":
             raise ExplainerError(f"interactions: only ExactExplainer gives interactions, got method={self.method!r}")
-        _require("shap", "ShapExplainer")
+        require_package("shap", "the ShapExplainer adapter")
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
         import warnings
 
-        shap = _require("shap", "ShapExplainer")
+        shap = require_package("shap", "the ShapExplainer adapter")
         n = game.n_players
         f = _matrix_fn(game)
         background, x = np.zeros((1, n)), np.ones((1, n))
@@ -295,6 +278,11 @@ class ShapiqApproximator(Explainer):
         """``shapiq:<approximator>``."""
         return f"shapiq:{self.approximator}"
 
+    @property
+    def target_index(self) -> str:  # type: ignore[override]
+        """shapiq's index of the values: ``index``, or the approximator's default (see ``index``)."""
+        return self._index()
+
     def _index(self) -> str:
         if self.index is not None:
             return self.index
@@ -347,7 +335,7 @@ class ShapiqApproximator(Explainer):
         return min(2 + cost, 2**n_players)
 
     def _build(self, n: int, seed: int) -> Any:
-        shapiq = _require("shapiq", "ShapiqApproximator")
+        shapiq = require_package("shapiq", "the ShapiqApproximator adapter")
         if not isinstance(self.approximator, str):
             raise ExplainerError(f"approximator: expected a shapiq approximator name, got {self.approximator!r}")
         order = check_int("max_order", self._order(), expected="a positive integer")
@@ -390,7 +378,7 @@ class ShapiqApproximator(Explainer):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if self.approximator == "ExactComputer":
-                shapiq = _require("shapiq", "ShapiqApproximator")
+                shapiq = require_package("shapiq", "the ShapiqApproximator adapter")
                 iv = shapiq.ExactComputer(fn, n_players=n)(index, order=order)
             else:
                 budget = min(game.remaining if game.remaining is not None else 2**n, 2**n)
@@ -449,6 +437,11 @@ class ShapiqExplainer(Explainer):
         return f"shapiq:{self.explainer}"
 
     @property
+    def target_index(self) -> str:  # type: ignore[override]
+        """shapiq's index of the values, ``index``."""
+        return self.index
+
+    @property
     def efficient(self) -> bool:  # type: ignore[override]
         """For ``SV`` and ``SII`` with an efficient approximator (``auto``: KernelSHAP / KernelSHAPIQ)."""
         return self.index in ("SV", "SII") and self.approximator in ("auto", "regression")
@@ -460,7 +453,7 @@ class ShapiqExplainer(Explainer):
         return min(2, 2**n_players)
 
     def _make(self, game: BudgetedGame, seed: int) -> Any:
-        shapiq = _require("shapiq", "ShapiqExplainer")
+        shapiq = require_package("shapiq", "the ShapiqExplainer adapter")
         kind = check_choice("explainer", self.explainer, SHAPIQ_EXPLAINERS)
         order = check_int("max_order", self.max_order, expected="a positive integer")
         n = game.n_players
@@ -476,7 +469,7 @@ class ShapiqExplainer(Explainer):
                                  f"max_order={order}, approximator={self.approximator!r} ({e})") from None
 
     def _check_params(self, game: Any) -> None:
-        _require("shapiq", "ShapiqExplainer")
+        require_package("shapiq", "the ShapiqExplainer adapter")
         check_choice("explainer", self.explainer, SHAPIQ_EXPLAINERS)
         check_int("max_order", self.max_order, expected="a positive integer")
 
@@ -495,6 +488,9 @@ class ShapiqExplainer(Explainer):
 
 # ---------------------------------------------------------------------- captum
 CAPTUM_METHODS = ("ShapleyValueSampling", "KernelShap", "Lime", "FeatureAblation", "IntegratedGradients")
+#: The index each captum method estimates (:attr:`CaptumExplainer.target_index`).
+CAPTUM_INDEX = {"ShapleyValueSampling": "SV", "KernelShap": "SV", "Lime": "LIME", "FeatureAblation": "LOO",
+                "IntegratedGradients": "SV"}
 #: The most players of the multilinear extension (it holds all 2^n values).
 MAX_MULTILINEAR_PLAYERS = 16
 
@@ -558,6 +554,13 @@ class CaptumExplainer(Explainer):
         return f"captum:{self.method}"
 
     @property
+    def target_index(self) -> str | None:  # type: ignore[override]
+        """``"SV"`` for the Shapley methods (``IntegratedGradients`` on the multilinear extension is
+        exactly the Shapley value), ``"LIME"`` for ``Lime``, ``"LOO"`` (leave one out) for
+        ``FeatureAblation``."""
+        return CAPTUM_INDEX.get(self.method)
+
+    @property
     def efficient(self) -> bool:  # type: ignore[override]
         """True for ``ShapleyValueSampling`` and ``IntegratedGradients``."""
         return self.method in ("ShapleyValueSampling", "IntegratedGradients")
@@ -592,13 +595,13 @@ class CaptumExplainer(Explainer):
         if self.method == "IntegratedGradients" and game.n_players > MAX_MULTILINEAR_PLAYERS:
             raise ExplainerError(f"n_players: the multilinear extension holds 2^n values, at most "
                                  f"{MAX_MULTILINEAR_PLAYERS} players, got {game.n_players}")
-        _require("captum.attr", "CaptumExplainer")
+        require_package("captum.attr", "the CaptumExplainer adapter")
 
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
         import warnings
 
-        torch = _require("torch", "CaptumExplainer")
-        attr = _require("captum.attr", "CaptumExplainer")
+        torch = require_package("torch", "the CaptumExplainer adapter")
+        attr = require_package("captum.attr", "the CaptumExplainer adapter")
         n = game.n_players
         x = torch.ones((1, n), dtype=torch.float64)
         base = torch.zeros((1, n), dtype=torch.float64)

@@ -49,6 +49,8 @@ class Exact(Explainer):
     """
 
     name = "exact"
+    #: Shapley values with the SII of every pair (SII's order-1 values are the Shapley values).
+    target_index = "SII"
     #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
     claims = ('symmetry', 'dummy', 'linearity', 'sii_symmetry', 'interaction_sign', 'recovery')
     efficient = True

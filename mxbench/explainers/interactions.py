@@ -627,6 +627,8 @@ class SIIProbe(_PairProbe):
     """
 
     name = "sii-probe"
+    #: Estimated pairwise SII (attributions: Shapley estimates, see ``attribution_source``).
+    target_index = "SII"
 
     def __init__(self, budget: int | None = None, pairs: Any = "auto", candidates: Explanation | None = None,
                  top_k: int = 6, screen: str = "interaction", max_players: int | None = None,
@@ -732,6 +734,8 @@ class RedundancyGap(_PairProbe):
     """
 
     name = "redundancy-gap"
+    #: A redundancy score per pair (validators rank it as a score, never compare it with SII).
+    target_index = "RG"
 
     def __init__(self, budget: int | None = None, pairs: Any = "auto", form: str = "oriented",
                  candidates: Explanation | None = None, top_k: int = 6, screen: str = "interaction",

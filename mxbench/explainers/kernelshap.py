@@ -254,6 +254,8 @@ class KernelSHAP(Explainer):
     """
 
     name = "kernelshap"
+    #: The Shapley value.
+    target_index = "SV"
     #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
     claims = ('linearity',)
     efficient = True

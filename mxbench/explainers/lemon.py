@@ -175,6 +175,9 @@ class LEMON(Explainer):
     """
 
     name = "lemon"
+    #: Not a Shapley estimate: sparse-group-lasso surrogate coefficients (``"ends"``: the mean of the
+    #: insertion and removal effects, the Shapley value only on games without interactions of order >= 3).
+    target_index = "LEMON"
 
     def __init__(self, budget: int | None = None, random_state: int | None = 0, variant: str = "ends",
                  set_size: int | None = None, kernel_width: float = 0.25, alpha: float | None = None,

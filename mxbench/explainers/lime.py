@@ -52,6 +52,8 @@ class LIME(Explainer):
     """
 
     name = "lime"
+    #: Not a Shapley estimate: the coefficients of a ridge surrogate under the LIME kernel.
+    target_index = "LIME"
     #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
     claims = ('linearity',)
 

@@ -36,6 +36,8 @@ class Occlusion(Explainer):
     """
 
     name = "occlusion"
+    #: Leave one out, ``v(N) - v(N without i)``: no Shapley estimate.
+    target_index = "LOO"
     #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
     claims = ('symmetry', 'dummy', 'linearity')
     efficient = False

@@ -1,7 +1,8 @@
 """Checks of explainer parameters: each returns the value in its plain type or raises ExplainerError.
 
 Every message reads ``"{name}: expected {what}, got {value!r}"``; ``expected`` replaces the
-``{what}`` of a check where a parameter needs its own wording.
+``{what}`` of a check where a parameter needs its own wording. :func:`check_random_state`
+turns a ``random_state`` into the generator an explanation draws from.
 """
 
 from __future__ import annotations
@@ -151,4 +152,61 @@ def check_choice(name: str, value: Any, options: Sequence[str], *, expected: str
     return value
 
 
-__all__ = ["check_bool", "check_choice", "check_int", "check_positive", "check_unit"]
+#: The largest seed (exclusive) drawn from a generator given as ``random_state``.
+_SEED_BOUND = 2**63
+
+
+def check_random_state(random_state: Any) -> np.random.Generator:
+    """The generator an explanation draws from, made from an explainer's ``random_state``.
+
+    - an integer ``>= 0`` (not a bool): ``numpy.random.default_rng(random_state)``, so the same
+      integer gives the same draws every time;
+    - None: ``numpy.random.default_rng()``, seeded from the operating system (not reproducible);
+    - a ``numpy.random.Generator`` or ``numpy.random.RandomState``: one integer in ``[0, 2^63)``
+      is drawn from it and seeds a new ``Generator``. The result depends only on the given
+      generator's state, so it is reproducible, and the given generator moves on by one draw:
+      two explanations with one generator object differ, as scikit-learn estimators do with a
+      ``RandomState``, while a copy (``clone``) repeats the original's draws.
+
+    Parameters
+    ----------
+    random_state : int, None, numpy.random.Generator or numpy.random.RandomState
+        The explainer's ``random_state``.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    ExplainerError
+        ``random_state`` is a negative integer or of another type (the message names the type).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> int(check_random_state(3).integers(100)) == int(np.random.default_rng(3).integers(100))
+    True
+    >>> a, b = np.random.RandomState(7), np.random.RandomState(7)
+    >>> int(check_random_state(a).integers(10**6)) == int(check_random_state(b).integers(10**6))   # same state
+    True
+    >>> try:
+    ...     check_random_state(1.5)
+    ... except ExplainerError as e:
+    ...     print(e)
+    random_state: expected None, an integer >= 0, a numpy Generator or a numpy RandomState, got float 1.5
+    """
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, (bool, np.bool_)) \
+            and random_state >= 0:
+        return np.random.default_rng(int(random_state))
+    if isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(int(random_state.integers(0, _SEED_BOUND, dtype=np.int64)))
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(int(random_state.randint(0, _SEED_BOUND, dtype=np.int64)))
+    raise ExplainerError(f"random_state: expected None, an integer >= 0, a numpy Generator or a numpy RandomState, "
+                         f"got {type(random_state).__name__} {random_state!r}")
+
+
+__all__ = ["check_bool", "check_choice", "check_int", "check_positive", "check_random_state", "check_unit"]

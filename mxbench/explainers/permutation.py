@@ -99,6 +99,8 @@ class PermutationShapley(Explainer):
     """
 
     name = "permutation"
+    #: The Shapley value (MM-SHAP too: its attributions are these; only its modality contributions differ).
+    target_index = "SV"
     #: What :func:`mxbench.testing.check_explainer` checks by default besides budget and determinism.
     claims = ('dummy', 'linearity')
     efficient = True

@@ -34,8 +34,9 @@ class Unimodal(Explainer):
         or an instance; its ``budget`` and ``random_state`` are replaced).
     budget : int, optional
         Total budget, split evenly across modalities.
-    random_state : int, optional
-        Seeds the per-modality explainers (modality ``k`` gets ``random_state + k``).
+    random_state : int, None, numpy Generator or RandomState
+        Seeds the per-modality explainers: an integer gives modality ``k`` the seed
+        ``random_state + k``; otherwise each draws its seed from this explanation's generator.
 
     Examples
     --------
@@ -47,6 +48,10 @@ class Unimodal(Explainer):
     >>> joint.attributions.tolist(), uni.attributions.tolist(), uni.explainer
     ([1.0, 1.0], [2.0, 2.0], 'unimodal-exact')
     """
+
+    #: The base's values on each modality's own game (the other modalities present): not an index
+    #: of the explained game, whatever the base estimates.
+    target_index = "Unimodal"
 
     def __init__(self, base: str | Explainer = "kernelshap", budget: int | None = None,
                  random_state: int | None = 0) -> None:
@@ -116,7 +121,8 @@ class Unimodal(Explainer):
 
             sub = FunctionGame(restricted, len(members))
             e = clone(probe, budget=None if self.budget is None else self.budget // len(mods),
-                      random_state=None if self.random_state is None else self.random_state + k).explain(sub)
+                      random_state=self.random_state + k if isinstance(self.random_state, (int, np.integer))
+                      else rng).explain(sub)
             attributions[members] = e.attributions
             queries[game.modality_names[k]] = e.n_queries
         return {"attributions": attributions, "extras": {"queries_per_modality": queries}}

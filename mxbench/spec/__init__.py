@@ -10,6 +10,7 @@ The names live in modules by concept, and every one is importable from here:
 - :mod:`mxbench.spec.random_terms`: :class:`RandomTerms` and the terms drawn from a seed.
 - :mod:`mxbench.spec.players`: :class:`PlayerLayout`, player ids and names.
 - :mod:`mxbench.spec.task_spec`: :class:`TaskSpec` and :func:`canonical_json`.
+- :mod:`mxbench.spec.json_schema`: :func:`spec_schema`, the JSON Schema of the spec format.
 
 Examples
 --------
@@ -29,6 +30,7 @@ from mxbench.spec.constants import (KINDS, MASK_ID, MAX_CHANNELS, MAX_INPUT_VALU
                                     PLACEMENTS, RESERVED_NAMES, STREAM_CALIBRATION, STREAM_CODEBOOK, STREAM_DATA,
                                     STREAM_TERMS, SYNERGY_OPS, TARGETS, UNIQUE_FNS)
 from mxbench.spec.fields import _NAME  # noqa: F401 - the one rule for names, read by mxbench.data.reader
+from mxbench.spec.json_schema import CROSS_FIELD_RULES, spec_schema
 from mxbench.spec.modality import ModalitySpec
 from mxbench.spec.players import PlayerLayout
 from mxbench.spec.random_terms import RandomTerms
@@ -42,4 +44,5 @@ __all__ = [
     "MAX_MAGNITUDE", "MIN_WEIGHT", "MIN_RANDOM_WEIGHT",
     "STREAM_TERMS", "STREAM_CODEBOOK", "STREAM_CALIBRATION", "STREAM_DATA",
     "SpecError", "ModalitySpec", "Term", "RandomTerms", "PlayerLayout", "TaskSpec", "canonical_json",
+    "spec_schema", "CROSS_FIELD_RULES",
 ]

@@ -6,6 +6,10 @@ KINDS = ("tabular", "image", "text")
 TARGETS = ("regression", "classification")
 UNIQUE_FNS = ("identity", "tanh", "step")
 SYNERGY_OPS = ("product", "xor", "and")
+#: The term functions that are differentiable in their latents (a unique term's ``fn``, a
+#: synergy term's ``op``); ``step``, ``xor``, ``and`` and redundancy's ``max-magnitude`` are
+#: not (gradients there are zero or select one branch: :mod:`mxbench.models.exact`).
+SMOOTH_OPS = ("identity", "tanh", "product")
 PLACEMENTS = ("any", "within", "cross")
 MAX_MODALITIES = 8
 MAX_TERM_PLAYERS = {"unique": (1, 1), "synergy": (2, 3), "redundancy": (2, 4)}

@@ -141,8 +141,13 @@ def _draw_terms(rt: RandomTerms, seed: int, explicit: Sequence[Term], names: Seq
     for n, (kind, k) in enumerate(plan):
         ids = _pick(rng, free, mod_of, k, rt.placement if k > 1 else "any")
         if ids is None:
+            n_mods = len(np.unique(mod_of))
+            if rt.placement == "cross" and k > n_mods:
+                why = f"it needs {k} modalities (one player in each), the spec has {n_mods}"
+            else:
+                why = f"the free players left are {[names[i] for i in free]}"
             raise SpecError("random_terms", f"cannot place a {k}-player {kind} term with placement "
-                            f"{rt.placement!r}: the free players left are {[names[i] for i in free]}")
+                            f"{rt.placement!r}: {why}")
         for i in ids:
             free.remove(i)
         lo, hi = rt.weight

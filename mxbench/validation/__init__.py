@@ -11,9 +11,12 @@ positives; their ``@active`` rows (``auroc@active``, ...) every *active* planted
 (:mod:`mxbench.validation.recovery`).
 
 :data:`METRICS` maps each name to a :class:`Metric` (the function, its direction and range,
-its family, and what it needs); :func:`evaluate` runs several on one explanation and returns
-a DataFrame. Running the metrics over a grid of tasks, models and explainers, and the report
-on the results, belong to :mod:`mxbench.bench`.
+its family, and what it needs); :func:`evaluate` runs several on one explanation (or on plain
+attributions, wrapped by :func:`as_explanation`) and returns a DataFrame. A metric that reads
+pair values as a redundancy score or as a signed interaction decides by the explanation's
+index (:attr:`~mxbench.explainers.base.Explanation.index`), never by the explainer's name.
+Running the metrics over a grid of tasks, models and explainers, and the report on the results,
+belong to :mod:`mxbench.bench`.
 
 Examples
 --------
@@ -29,9 +32,10 @@ Examples
 """
 
 from mxbench.validation import axioms, desiderata, faithfulness, recovery
-from mxbench.validation.registry import FAMILIES, METRICS, Metric, direction, evaluate, get_metric, metric_names
+from mxbench.validation.registry import (FAMILIES, METRICS, Metric, as_explanation, direction, evaluate, get_metric,
+                                         metric_names)
 from mxbench.validation.truth import COLUMNS, EXAMPLE_SPEC, MetricError, Truth, make_rows, model_label, parse_metric
 
-__all__ = ["COLUMNS", "EXAMPLE_SPEC", "FAMILIES", "METRICS", "Metric", "MetricError", "Truth", "axioms",
-           "desiderata", "direction", "evaluate", "faithfulness", "get_metric", "make_rows", "metric_names",
+__all__ = ["COLUMNS", "EXAMPLE_SPEC", "FAMILIES", "METRICS", "Metric", "MetricError", "Truth", "as_explanation",
+           "axioms", "desiderata", "direction", "evaluate", "faithfulness", "get_metric", "make_rows", "metric_names",
            "model_label", "parse_metric", "recovery"]

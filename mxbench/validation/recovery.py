@@ -45,9 +45,8 @@ from scipy import stats
 
 from mxbench.validation.truth import MetricError, Truth, make_rows
 
-#: Names of explainers whose interactions are a redundancy score rather than a signed SII.
-SCORE_EXPLAINERS = ("redundancy_gap", "redundancygap", "redundancy-gap", "rg")
-#: ``extras["interaction_index"]`` values that mark a redundancy score.
+#: Indices (:attr:`Explanation.index`, compared in lower case) whose pair values are a redundancy
+#: score rather than a signed interaction.
 SCORE_INDICES = ("rg", "redundancy_gap", "redundancy-gap", "redundancygap")
 
 
@@ -165,10 +164,10 @@ def _rank_correlation(kind: str, a: np.ndarray, b: np.ndarray) -> float:
 def interaction_reading(explanation: Any) -> str:
     """How to read an explanation's pair interactions: ``"sii"`` (signed) or ``"score"`` (redundancy score).
 
-    ``extras["interaction_index"]`` decides when present (``"RG"``/``"redundancy_gap"`` →
-    ``"score"``, anything else → ``"sii"``); otherwise an explainer named like the
-    redundancy-gap probe (:data:`SCORE_EXPLAINERS`) gives ``"score"``, every other one
-    ``"sii"``.
+    The explanation's index decides (:attr:`Explanation.index`, the explainer's declared
+    ``target_index``), never the explainer's name: a redundancy score (:data:`SCORE_INDICES`,
+    e.g. ``"RG"`` of :class:`~mxbench.explainers.RedundancyGap`) gives ``"score"``, any other
+    index or none ``"sii"``.
 
     Parameters
     ----------
@@ -182,17 +181,15 @@ def interaction_reading(explanation: Any) -> str:
     --------
     >>> import numpy as np
     >>> from mxbench.explainers import Explanation
-    >>> e = Explanation(np.zeros(2), np.zeros(1), ("all",), np.zeros(2, int), {(0, 1): 1.0}, explainer="sii_probe")
+    >>> e = Explanation(np.zeros(2), np.zeros(1), ("all",), np.zeros(2, int), {(0, 1): 1.0}, index="SII")
     >>> interaction_reading(e)
     'sii'
-    >>> e.extras["interaction_index"] = "RG"
+    >>> e.index = "RG"
     >>> interaction_reading(e)
     'score'
     """
-    index = (explanation.extras or {}).get("interaction_index")
-    if index is not None:
-        return "score" if str(index).lower() in SCORE_INDICES else "sii"
-    return "score" if str(explanation.explainer).lower() in SCORE_EXPLAINERS else "sii"
+    index = getattr(explanation, "index", None)
+    return "score" if index is not None and str(index).lower() in SCORE_INDICES else "sii"
 
 
 def explained_pairs(explanation: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -522,7 +519,10 @@ def shapley_error(explanation: Any, truth: Truth, *, model: Any = None, game: An
     Row ``shapley_error``: lower is better, range ``[0, inf)``; 0 for the exact Shapley values,
     1 for the zero vector and for twice the exact values. NaN when ``‖φ‖₂ <= truth.tol`` (every
     exact Shapley value is zero to floating precision, e.g. a constant game: no relative error
-    exists); NaN too when an attribution is NaN.
+    exists); NaN too when an attribution is NaN. When the task has terms that are not
+    differentiable (:attr:`Truth.smooth`), rows ``shapley_error@smooth`` and
+    ``shapley_error@nonsmooth`` give the same error over the players of differentiable terms
+    (and distractors) and over the others: where gradient methods fail, measured.
 
     Parameters
     ----------
@@ -551,8 +551,11 @@ def shapley_error(explanation: Any, truth: Truth, *, model: Any = None, game: An
     1.0
     """
     phi = _check(explanation, truth)
-    value = relative_error(phi, truth.shapley, truth.tol)
-    return make_rows(truth, explanation, {"shapley_error": value}, model, game)
+    values = {"shapley_error": relative_error(phi, truth.shapley, truth.tol)}
+    if truth.smooth is not None and not truth.smooth.all():
+        for name, keep in (("smooth", truth.smooth), ("nonsmooth", ~truth.smooth)):
+            values[f"shapley_error@{name}"] = relative_error(phi[keep], truth.shapley[keep], truth.tol)
+    return make_rows(truth, explanation, values, model, game)
 
 
 def sii_error(explanation: Any, truth: Truth, *, model: Any = None, game: Any = None, **_: Any) -> list[dict]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
+from mxbench.errors import ExplainerError
+from mxbench.explainers.base import Explanation
 from mxbench.validation import axioms, desiderata, faithfulness, recovery
 from mxbench.validation.truth import COLUMNS, MetricError, Truth, parse_metric
 
@@ -186,15 +189,74 @@ def metric_names(family: str | None = None) -> list[str]:
     return [k for k, m in METRICS.items() if family is None or m.family == family]
 
 
+def as_explanation(explanation: Any, truth: Truth, interactions: Any = None, index: str | None = None) -> Any:
+    """``explanation`` itself, or plain attributions (and pairs) as an :class:`Explanation` of ``truth``'s players.
+
+    Parameters
+    ----------
+    explanation : Explanation or array_like of shape (n,)
+        An explanation, or one attribution per player of ``truth``.
+    truth : Truth
+        The exact truth (its modalities and player names label the wrapped values).
+    interactions : dict or array_like of shape (n, n), optional
+        With attributions only: pair values ``{(i, j): value}`` or a symmetric matrix
+        (:meth:`Explanation.from_values`).
+    index : str, optional
+        With attributions only: the index the values estimate; default ``"SII"`` with
+        ``interactions``, else ``"SV"``.
+
+    Returns
+    -------
+    Explanation
+        The wrapped values (``explainer`` empty, ``modality`` the sums per modality); an
+        explanation is returned as it is.
+
+    Raises
+    ------
+    MetricError
+        ``interactions`` or ``index`` given with an explanation, or values that are not one per player.
+
+    Examples
+    --------
+    >>> import numpy as np, mxbench
+    >>> from mxbench.validation.truth import EXAMPLE_SPEC
+    >>> t = Truth.from_task(mxbench.generate(EXAMPLE_SPEC), 0)
+    >>> e = as_explanation(t.shapley, t, {(1, 4): 0.5})
+    >>> e.index, e.order, e.modality_names == t.modality_names
+    ('SII', 2, True)
+    """
+    if not isinstance(explanation, np.ndarray) and hasattr(explanation, "attributions"):
+        for name, value in (("interactions", interactions), ("index", index)):
+            if value is not None:
+                raise MetricError(f"{name}: given with an explanation, which holds its own; pass it with plain "
+                                  f"attributions only")
+        return explanation
+    try:
+        values = np.asarray(explanation, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MetricError(f"explanation: expected an Explanation or one attribution per player, got "
+                          f"{type(explanation).__name__}") from None
+    if values.shape != (truth.n_players,):
+        raise MetricError(f"explanation: expected {truth.n_players} attributions (one per player of the truth), "
+                          f"got shape {values.shape}")
+    try:
+        return Explanation.from_values(values, interactions, modality_of=truth.modality_of,
+                                       modality_names=truth.modality_names, player_names=truth.player_names,
+                                       index=index or ("SV" if interactions is None else "SII"))
+    except ExplainerError as e:
+        raise MetricError(str(e)) from None
+
+
 def evaluate(explanation: Any, truth: Truth, metrics: Iterable[str] | None = None, *, game: Any = None,
              explainer: Any = None, task: Any = None, model: Any = None,
-             options: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+             options: Mapping[str, Mapping[str, Any]] | None = None, interactions: Any = None,
+             index: str | None = None) -> pd.DataFrame:
     """Run metrics on one explanation; a DataFrame with the columns :data:`COLUMNS`.
 
     Parameters
     ----------
-    explanation : Explanation
-        The explanation.
+    explanation : Explanation or array_like of shape (n,)
+        The explanation, or plain attributions (one per player), wrapped by :func:`as_explanation`.
     truth : Truth
         The exact truth of the explained instance.
     metrics : iterable of str, optional
@@ -204,6 +266,10 @@ def evaluate(explanation: Any, truth: Truth, metrics: Iterable[str] | None = Non
         ``explanation``, the task, the model (its name, or a trained model).
     options : dict, optional
         Per-metric keyword options, e.g. ``{"pair_masking": {"repeats": 20}}``.
+    interactions : dict or array_like of shape (n, n), optional
+        With plain attributions: their pair interactions.
+    index : str, optional
+        With plain attributions: the index they estimate (default ``"SII"`` with pairs, else ``"SV"``).
 
     Returns
     -------
@@ -212,7 +278,8 @@ def evaluate(explanation: Any, truth: Truth, metrics: Iterable[str] | None = Non
     Raises
     ------
     MetricError
-        An unknown metric name, or a named metric whose needs are not met.
+        An unknown metric name, a named metric whose needs are not met, or plain values that
+        are not one per player.
 
     Examples
     --------
@@ -223,7 +290,11 @@ def evaluate(explanation: Any, truth: Truth, metrics: Iterable[str] | None = Non
     >>> frame = evaluate(Exact().explain(task.game(0)), Truth.from_task(task, 0))
     >>> sorted(frame["metric"].map(lambda m: parse_metric(m)[0]).unique())[:3]
     ['attribution_gap', 'auroc', 'auroc_pooled']
+    >>> t = Truth.from_task(task, 0)
+    >>> evaluate(t.shapley, t, ["spearman", "kendall"])[["metric", "value"]].values.tolist()   # plain attributions
+    [['spearman', 1.0], ['kendall', 1.0]]
     """
+    explanation = as_explanation(explanation, truth, interactions, index)
     context = {"game": game, "explainer": explainer, "task": task, "model": model}
     options = dict(options or {})
     if metrics is None:

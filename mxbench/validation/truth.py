@@ -31,6 +31,7 @@ from mxbench.oracles.moebius import (
     modality_table,
     moebius_from_table,
 )
+from mxbench.spec.constants import SMOOTH_OPS
 
 #: The columns of every validator's rows, in order.
 COLUMNS = ("task", "instance", "model", "explainer", "metric", "value")
@@ -93,6 +94,10 @@ class Truth:
         The player names.
     latents : ndarray or None, shape (n,)
         The instance's decoded latents (planted tasks only).
+    smooth : ndarray of bool or None, shape (n,)
+        Whether each player is read by a differentiable term (or by none): False for the
+        players of ``step``, ``xor``, ``and`` and redundancy terms
+        (:data:`~mxbench.spec.constants.SMOOTH_OPS`); None without a task.
     shapley_se : ndarray or None, shape (n,)
         The standard error of ``shapley`` when it is estimated (:meth:`from_game` above
         :data:`MAX_GAME_PLAYERS` players); None when exact. An estimated truth has exact
@@ -128,6 +133,7 @@ class Truth:
     modality_names: tuple[str, ...]
     player_names: list[str]
     latents: np.ndarray | None = None
+    smooth: np.ndarray | None = None
     shapley_se: np.ndarray | None = None
     _plan: Any = field(default=None, repr=False, compare=False)
     _values: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -203,6 +209,7 @@ class Truth:
         term_id = players["term_id"].to_numpy().astype(np.int64)
         pi, pj = pairs["i"].to_numpy(), pairs["j"].to_numpy()
         n = task.n_players
+        smooth = smooth_players(task)
         out = []
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
@@ -220,7 +227,7 @@ class Truth:
                                pairs=p, v_full=float(full[r]), v_empty=float(oracle.empty[r]),
                                modality_of=np.asarray(task.modality_of, dtype=np.int64),
                                modality_names=tuple(task.modality_names), player_names=list(task.player_names),
-                               latents=latents[r].copy(), _plan=task.plan))
+                               latents=latents[r].copy(), smooth=smooth, _plan=task.plan))
         return out
 
     @classmethod
@@ -296,8 +303,9 @@ class Truth:
             players, pairs = task.players(), task.pairs()
             roles = players["role"].to_numpy().astype(str)
             term_id = players["term_id"].to_numpy().astype(np.int64)
-            name = task.spec.name
+            name, smooth = task.spec.name, smooth_players(task)
         else:
+            smooth = None
             roles = np.array(["unknown"] * n)
             term_id = np.full(n, -1, dtype=np.int64)
             pairs = pd.DataFrame({"i": np.zeros(0, np.int64), "j": np.zeros(0, np.int64),
@@ -324,7 +332,7 @@ class Truth:
                    roles=roles, term_id=term_id, pairs=pairs, v_full=float(mod_values[-1]),
                    v_empty=float(mod_values[0]), modality_of=modality_of, modality_names=names,
                    player_names=list(getattr(game, "player_names", [f"p{i}" for i in range(n)])),
-                   shapley_se=se, _values=values)
+                   smooth=smooth, shapley_se=se, _values=values)
 
     @property
     def estimated(self) -> bool:
@@ -697,6 +705,32 @@ class Truth:
         pairs = np.array(sorted(set(out)), dtype=np.int64).reshape(-1, 2)
         self._cache["symmetric"] = pairs
         return pairs
+
+
+def smooth_players(task: Any) -> np.ndarray:
+    """Whether each player of ``task`` is read by a differentiable term or by none (:attr:`Truth.smooth`).
+
+    Parameters
+    ----------
+    task : Task
+        The task.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> task = mxbench.generate(EXAMPLE_SPEC)  # unique identity, synergy product, redundancy, distractor
+    >>> smooth_players(task).tolist()
+    [True, True, False, True, True, False]
+    """
+    smooth = np.ones(task.n_players, dtype=bool)
+    for term in task.terms:
+        if term.op not in SMOOTH_OPS:
+            smooth[list(term.ids)] = False
+    return smooth
 
 
 # ---------------------------------------------------------------------- rows

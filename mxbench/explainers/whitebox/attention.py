@@ -146,6 +146,8 @@ class AttentionRollout(_AttentionExplainer):
     """
 
     name = "attention_rollout"
+    #: Attention rollout: no index of the game.
+    target_index = "AttentionRollout"
 
     def __init__(self) -> None:
         pass
@@ -208,6 +210,8 @@ class AttentionGrad(_AttentionExplainer):
     """
 
     name = "attention_grad"
+    #: Attention times gradient: no index of the game.
+    target_index = "AttentionGrad"
 
     def __init__(self, target: str = "output", row_normalize: bool = True) -> None:
         self.target = target

@@ -51,8 +51,11 @@ class WhiteBoxExplainer:
     name: str = "whitebox"
     #: Whether the attributions sum to ``f(x) - f(baseline)`` (approximately, for IG).
     efficient: bool = False
+    #: The method's label, recorded as :attr:`Explanation.index` (no game index: a model's internals).
+    target_index: str | None = None
 
     get_params = Explainer.get_params
+    set_params = Explainer.set_params
     __repr__ = Explainer.__repr__
 
     def explain(self, model: Any, task: Any, i: int) -> Explanation:
@@ -110,8 +113,9 @@ class WhiteBoxExplainer:
         return Explanation(attributions=attributions, modality=np.asarray(modality, dtype=np.float64),
                            modality_names=tuple(task.modality_names), modality_of=task.modality_of,
                            interactions=None, n_queries=int(out["n_queries"]), seconds=seconds,
-                           explainer=self.name, params=self.get_params(), player_names=list(task.player_names),
-                           extras=dict(out.get("extras", {})))
+                           explainer=self.name, params=self.get_params(deep=False),
+                           player_names=list(task.player_names), extras=dict(out.get("extras", {})),
+                           index=self.target_index)
 
     def unsupported_reason(self, model: Any, task: Any) -> str | None:
         """Why this method does not apply to a trained model's architecture (None: it does).

@@ -65,6 +65,8 @@ class ExpertMaps(WhiteBoxExplainer):
     """
 
     name = "expert_maps"
+    #: Per-expert maps mixed by routing weights: no index of the game.
+    target_index = "ExpertMaps"
 
     def __init__(self, method: str = "attention_grad", target: str = "output", steps: int = 32) -> None:
         self.method = method

@@ -164,6 +164,8 @@ class IntegratedGradients(WhiteBoxExplainer):
     """
 
     name = "integrated_gradients"
+    #: Integrated gradients of the model's input space (not the Shapley value of the game).
+    target_index = "IG"
     efficient = True
 
     def __init__(self, steps: int = 32, method: str = "riemann_trapezoid", target: str = "output") -> None:
