@@ -57,7 +57,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     spec = args.suite if args.suite else TaskSpec.from_json(args.spec)
     out = write(spec, args.out, instances=args.instances, seed=args.seed, overwrite=args.overwrite,
-                progress=_progress(args))
+                progress=_progress(args), shards=args.shards, scheduler=args.scheduler)
     print(f"wrote {out}")
     return 0
 
@@ -131,6 +131,13 @@ def _split(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _explainers(value: str | None) -> list[str] | None:
+    """``--explainers``: comma-separated specs, each a name with optional JSON parameters (commas inside kept)."""
+    from mxbench.explainers.wrap import split_explainers
+
+    return None if value is None else split_explainers(value)
+
+
 def _budgets(value: str | None) -> list[int | None]:
     if value is None:
         return [None]
@@ -151,9 +158,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from mxbench.bench.runner import DEFAULT_EXPLAINERS, DEFAULT_MODELS, validate, write_results
 
     results = validate(args.suite, models=_split(args.models) or list(DEFAULT_MODELS),
-                       explainers=_split(args.explainers) or list(DEFAULT_EXPLAINERS), budgets=_budgets(args.budgets),
+                       explainers=_explainers(args.explainers) or list(DEFAULT_EXPLAINERS),
+                       budgets=_budgets(args.budgets),
                        seeds=[int(s) for s in (_split(args.seeds) or ["0"])], instances=args.instances,
-                       metrics=_split(args.metrics), cache_dir=args.cache, n_jobs=args.jobs, progress=_progress(args))
+                       metrics=_split(args.metrics), cache_dir=args.cache, n_jobs=args.jobs, progress=_progress(args),
+                       scheduler=args.scheduler)
     path = write_results(results, args.out)
     print(f"wrote {len(results)} rows to {path}")
     return 0
@@ -162,7 +171,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from mxbench.bench.report import write_report
 
-    print(f"report: {write_report(args.results, args.out)}")
+    import shlex
+
+    command = shlex.join(["mxbench", *getattr(args, "argv", [])])  # the provenance of the report
+    print(f"report: {write_report(args.results, args.out, command=command)}")
     return 0
 
 
@@ -174,8 +186,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     # the main job prints its notes (models skipped, explainers skipped) on stdout: --quiet drops them
     notes = contextlib.redirect_stdout(io.StringIO()) if args.quiet else contextlib.nullcontext()
+    chosen = {} if args.explainers is None else {"explainers": _explainers(args.explainers)}
     with notes:
-        path = run(args.suite, args.out, instances=args.instances, n_jobs=args.jobs, progress=_progress(args))
+        path = run(args.suite, args.out, instances=args.instances, n_jobs=args.jobs, progress=_progress(args), **chosen,
+                   cache_dir=args.cache, scheduler=args.scheduler)
     print(f"done in {time.perf_counter() - start:.0f} s; report: {path}")
     return 0
 
@@ -230,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=quiet_help)
     json_help = "print one JSON document on stdout instead of the text"
+    explainers_help = ("comma-separated explainers (default: the main job's): registry names (kernelshap), adapters "
+                       "(shap:KernelExplainer, shapiq:KernelSHAPIQ, captum:IntegratedGradients), import paths "
+                       "(mypkg.mod:MyExplainer, a class or a function of the game); each optionally followed by its "
+                       "parameters as a JSON object: 'mypkg.mod:MyExplainer{\"budget\": 64}'")
+    scheduler_help = ("run the jobs on a Dask cluster: a scheduler address (tcp://host:8786) or local:N (N local "
+                      "worker processes); default $MXBENCH_SCHEDULER, else the local process pool")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gen = sub.add_parser("generate", parents=[common], help="generate a task or a suite as Parquet datasets")
@@ -240,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--instances", type=int, help="override the number of instances")
     gen.add_argument("--seed", type=int, help="override the seed")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    gen.add_argument("--shards", type=int, default=1, metavar="K",
+                     help="split each task's instances into K shards, one file per shard of each per-instance table "
+                          "(default 1: one file per table)")
+    gen.add_argument("--scheduler", metavar="ADDRESS|local:N",
+                     help="generate the shards on a Dask cluster: a scheduler's address, or local:N worker "
+                          "processes here (default: $MXBENCH_SCHEDULER, else in this process)")
     gen.set_defaults(func=_cmd_generate)
 
     ver = sub.add_parser("verify", parents=[common],
@@ -278,13 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("suite", help="a suite name or a dataset / suite folder")
     val.add_argument("--out", default="results.parquet", help="the results file (default results.parquet)")
     val.add_argument("--models", help="comma-separated: planted, exact (a torch model equal to f*) and architectures (default: all)")
-    val.add_argument("--explainers", help="comma-separated explainer names (default: the main job's)")
+    val.add_argument("--explainers", help=explainers_help)
     val.add_argument("--budgets", help="comma-separated budgets, 'default' for each explainer's own")
     val.add_argument("--seeds", help="comma-separated random_state values (default 0)")
     val.add_argument("--metrics", help="comma-separated metric names (default: all)")
     val.add_argument("--instances", type=int, default=4, help="test instances per task (default 4)")
-    val.add_argument("--cache", help="the model cache folder (default .mxbench-cache/models)")
+    val.add_argument("--cache", help="the model cache: a folder or an fsspec URL (file://, s3://, ...); on a cluster, "
+                                     "one every worker reads (default .mxbench-cache/models)")
     val.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")
+    val.add_argument("--scheduler", metavar="ADDRESS|local:N", help=scheduler_help)
     val.set_defaults(func=_cmd_validate)
 
     rep = sub.add_parser("report", parents=[common], help="write report.md and plots from a results file")
@@ -297,7 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a suite name (default smoke; paper, beyond the models' size, runs on the planted games)")
     run.add_argument("--out", default="mxbench-run", help="the output folder (default mxbench-run)")
     run.add_argument("--instances", type=int, default=4, help="test instances explained per task (default 4)")
+    run.add_argument("--explainers", help=explainers_help)
     run.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")
+    run.add_argument("--cache", help="the model cache: a folder or an fsspec URL (file://, s3://, ...); on a cluster, "
+                                     "one every worker reads (default OUT/models)")
+    run.add_argument("--scheduler", metavar="ADDRESS|local:N", help=scheduler_help)
     run.set_defaults(func=_cmd_run)
     return parser
 
@@ -369,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # an argument error: one line on stderr, SystemExit(2)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for the report's provenance
     for name, least in (("instances", 1), ("seed", 0), ("epochs", 1), ("jobs", 1)):
         value = getattr(args, name, None)
         if value is not None and value < least:

@@ -368,18 +368,26 @@ class TaskPlan:
         split = np.searchsorted(cuts, rng.random(m), side="right").astype(np.int8)
         return Block(start, inputs, latents, f, target, split)
 
-    def blocks(self, n_instances: int | None = None) -> Iterator[Block]:
+    def blocks(self, n_instances: int | None = None, *, start: int = 0) -> Iterator[Block]:
         """Generate the task's instances block by block (deterministic in the seed).
+
+        Block ``b`` holds instances ``b * BLOCK`` to ``(b + 1) * BLOCK - 1``, drawn whole from its own
+        random stream and then cut, so any range of instances is the same whatever the range
+        around it: ``start`` generates only the instances ``start..n_instances-1`` (the blocks
+        that hold them, the first one cut at ``start``), which a shard of a dataset uses.
 
         Parameters
         ----------
         n_instances : int, optional
-            How many instances to generate (default: ``spec.instances``).
+            Generate instances up to this count, exclusive (default: ``spec.instances``).
+        start : int
+            The first instance to generate (default 0).
 
         Yields
         ------
         Block
-            Blocks of at most ``BLOCK`` instances, in order.
+            Blocks of at most ``BLOCK`` instances, in order; ``block.start`` is the number of its
+            first instance.
 
         Examples
         --------
@@ -387,16 +395,23 @@ class TaskPlan:
         >>> spec = TaskSpec.from_dict({"name": "t", "instances": 5, "modalities": [
         ...     {"name": "a", "kind": "tabular", "features": 2}],
         ...     "terms": [{"kind": "unique", "players": ["a:0"]}]})
-        >>> [len(b) for b in TaskPlan.from_spec(spec).blocks()]
+        >>> plan = TaskPlan.from_spec(spec)
+        >>> [len(b) for b in plan.blocks()]
         [5]
+        >>> tail = next(plan.blocks(start=3))
+        >>> tail.start, len(tail), bool((tail.f == next(plan.blocks()).f[3:]).all())
+        (3, 2, True)
         """
         n = self.spec.instances if n_instances is None else n_instances
-        for b in range(-(-n // BLOCK)):
+        start = max(start, 0)
+        if start >= n:
+            return
+        for b in range(start // BLOCK, -(-n // BLOCK)):
             rng = np.random.default_rng([self.spec.seed, STREAM_DATA, b])
             full = self._draw(rng, BLOCK, b * BLOCK)
-            m = min(BLOCK, n - b * BLOCK)
-            yield Block(full.start, {k: v[:m] for k, v in full.inputs.items()}, full.latents[:m], full.f[:m],
-                        full.target[:m], full.split[:m])
+            lo, m = max(start - b * BLOCK, 0), min(BLOCK, n - b * BLOCK)
+            yield Block(full.start + lo, {k: v[lo:m] for k, v in full.inputs.items()}, full.latents[lo:m],
+                        full.f[lo:m], full.target[lo:m], full.split[lo:m])
 
     # ------------------------------------------------------------------ modality shares
     def _meet_shares(self) -> "TaskPlan":

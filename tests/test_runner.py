@@ -299,24 +299,29 @@ def test_report_answers_question_1_at_paper_scale(tmp_path):
     assert "`auroc` and `precision_at_k` score the *material* planted players" in text
     assert "`best@active` is the best mean" in q1
     # material AUROC >= 0.95: LEMON at 2n, permutation at 3998 queries; best material and @active
-    assert "| paper-1k | 1000 | planted | lemon | 2000 | 2.000 | 0.980 | 0.880 | 4.000 |" in q1
-    assert "| paper-1k | 1000 | planted | permutation | 3998 | 3.998 | 0.970 | 0.900 | 4.000 |" in q1
+    # (each mean with its interval and n: every instance has the same value, so the intervals are points)
+    assert ("| paper-1k | 1000 | planted | lemon | 2 | 2000 [2000, 2000] | 2 [2, 2] | 0.98 [0.98, 0.98] "
+            "| 0.88 [0.88, 0.88] | 4 |") in q1
+    assert ("| paper-1k | 1000 | planted | permutation | 2 | 3998 [3998, 3998] | 4 [4, 4] | 0.97 [0.97, 0.97] "
+            "| 0.9 [0.9, 0.9] | 4 |") in q1
     assert ("- paper-1k (1000 players): permutation needs 2.0× the queries of LEMON "
             "(3998 queries = 4n against 2000 queries = 2n).") in q1
     # modality shares: LEMON's exact modality game meets the goal at n/4
     assert ("- paper-1k (1000 players): permutation needs 8.0× the queries of LEMON "
             "(2000 queries = 2n against 250 queries = 0.25n).") in q1
     # the small task: its own table, budgets 8 and 16 only
-    assert "| planted | lemon | 16.000 | 1.000 | 16 |" in q1
+    assert "| planted | lemon | 2 | 16 [16, 16] | 1 [1, 1] | 16 |" in q1
     # the plot of the paper task and the numbers it shows
     assert (tmp_path / "recovery_paper.png").stat().st_size > 1000
     assert "![AUROC against queries / n, paper-1k](recovery_paper.png)" in q1
-    assert "| lemon | 2000 | 2000 | 2.000 | 0.960 | 0.860 | 0.000 |" in q1
+    assert ("| lemon | 2000 | 2 | 2000 [2000, 2000] | 2 [2, 2] | 0.96 [0.96, 0.96] | 0.86 [0.86, 0.86] "
+            "| 0 [0, 0] |") in q1
     points = recovery_per_n(frame[frame["task"] == "paper-1k"], 1000)
     assert points.loc[points["explainer"] == "permutation", "queries / n"].tolist() == [2.0, 3.998]
     assert points.loc[points["explainer"] == "lemon", "auroc"].tolist() == pytest.approx([0.7, 0.8, 0.9, 0.96, 0.98])
     # the leaderboard: material AUROC with its @active column beside it
-    assert "| model | explainer | auroc | auroc@active |" in text and "| planted | lemon | 0.900 | 0.800 |" in text
+    assert "| model | explainer | n | auroc | auroc@active |" in text
+    assert "| planted | lemon | 2 | 0.9 [0.9, 0.9] | 0.8 [0.8, 0.8] |" in text
 
 
 WIDE = {"name": "wide", "instances": 16, "seed": 0, "modalities": [{"name": "a", "kind": "tabular", "features": 20},

@@ -1,10 +1,10 @@
 """The main job, ``mxbench run``: generate a suite, train the models, explain, validate and report.
 
-Every part goes into the one process pool of :mod:`mxbench.bench.runner` (its job list, built
-with the runner's own helpers): training, the units on the trained models, the FL-I2MoE
-specialisation check (:mod:`mxbench.bench.specialisation`), the planted units and the
-recovery-against-queries curve; the report (:func:`mxbench.bench.report.write_report`) is written
-from the results. The job reads the runner's settings (:data:`~mxbench.bench.runner.MAX_MODEL_PLAYERS`,
+Every part goes into the one process pool of :mod:`mxbench.bench.runner`, or with a scheduler
+onto its Dask cluster (its job list, built with the runner's own helpers): training, the units
+on the trained models, the FL-I2MoE specialisation check (:mod:`mxbench.bench.specialisation`),
+the planted units and the recovery-against-queries curve; the report
+(:func:`mxbench.bench.report.write_report`) is written from the results. The job reads the runner's settings (:data:`~mxbench.bench.runner.MAX_MODEL_PLAYERS`,
 the curve budgets, ...) when it runs.
 """
 
@@ -21,7 +21,7 @@ from mxbench.bench.report import write_report
 from mxbench.task import Task
 
 
-def _specialisation_job(task: Task, cache_dir: Path, options: Mapping[str, Any]) -> pd.DataFrame:
+def _specialisation_job(task: Task, cache_dir: Path | str, options: Mapping[str, Any]) -> pd.DataFrame:
     runner._limit_threads()
     return specialisation_rows([task], cache_dir, options)
 
@@ -42,14 +42,13 @@ def specialisation_rows(tasks: Sequence[Task], cache_dir: str | Path, train_opti
     True
     """
     from mxbench.bench.specialisation import expert_term_share, routing_summary
-    from mxbench.models import load
 
     rows = []
     for task in tasks:
         folder = runner.model_folder(cache_dir, task, "fl_i2moe", seed, train_options or {})
-        if not (folder / "config.json").is_file():
+        if not runner._model_present(folder):
             continue
-        model = load(folder, task)
+        model = runner._load_model(folder, task)
         certified = bool(model.certificate is not None and model.certificate.passed)
         base = {"task": task.spec.name, "instance": -1, "model": "fl_i2moe", "certified": certified,
                 "truth": "model", "explainer": "specialisation", "budget": -1, "seed": seed}
@@ -67,7 +66,7 @@ def specialisation_rows(tasks: Sequence[Task], cache_dir: str | Path, train_opti
 def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequence[str] | None = None,
         explainers: Sequence[Any] = runner.DEFAULT_EXPLAINERS, budgets: Sequence[int | None] = (None,),
         instances: int = 4, train_options: Mapping[str, Any] | None = None, n_jobs: int | None = None,
-        progress: bool = True) -> Path:
+        progress: bool = True, cache_dir: str | Path | None = None, scheduler: Any = None) -> Path:
     """The main job: generate, train, explain, validate and report; return the report's path.
 
     Writes ``out/data`` (the suite's Parquet datasets; reused when already there and intact),
@@ -99,6 +98,14 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
         is beyond the models.
     explainers, budgets, instances, train_options, n_jobs, progress
         As in :func:`~mxbench.bench.runner.validate`.
+    cache_dir : str or Path, optional
+        The model cache (default ``out/models``): a path or an fsspec URL, as in
+        :func:`~mxbench.bench.runner.validate`.
+    scheduler : str or distributed.Client, optional
+        Run every job on a Dask cluster, as in :func:`~mxbench.bench.runner.validate`
+        (default: ``MXBENCH_SCHEDULER``, else the local pool). The cluster is reached before
+        anything is written; the data, results and report are written here, the models to the
+        cache, which on a cluster must be where every worker reads it.
 
     Returns
     -------
@@ -111,9 +118,10 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
     >>> with tempfile.TemporaryDirectory() as d:  # doctest: +SKIP
     ...     run("smoke", d)
     """
-    from mxbench.data import load_suite, write
+    from mxbench.cluster import resolve_scheduler
     from mxbench.generators.suites import SUITES, suite_specs
 
+    scheduler = resolve_scheduler(scheduler)
     if suite not in SUITES:
         raise runner.RunnerError(f"suite: unknown suite {suite!r} (choose from {', '.join(SUITES)})")
     largest = max(spec.n_players for spec in suite_specs(suite))
@@ -126,6 +134,18 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
     specs = runner.explainer_specs(explainers)
     runner._check_grid(models, budgets, (0,), instances, None)
     out = Path(out)
+    n = n_jobs or os.cpu_count() or 1
+    cache = runner._model_cache(cache_dir, out / "models", scheduler, n)
+    with runner._engine(scheduler) as client:  # connected (or refused) before anything is written
+        return _run(suite, out, models, specs, budgets, instances, train_options, n, progress, cache, client)
+
+
+def _run(suite: str, out: Path, models: Sequence[str], specs: list[tuple[str, dict]], budgets: Sequence[int | None],
+         instances: int, train_options: Mapping[str, Any] | None, n_jobs: int, progress: bool, cache: Path | str,
+         client: Any) -> Path:
+    """:func:`run` once its arguments are checked and its engine (a Dask client or None) is ready."""
+    from mxbench.data import load_suite, write
+
     data = out / "data"
     if (data / "suite.json").is_file():
         tasks = list(load_suite(data).values())
@@ -138,7 +158,7 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
 
     cheap = [m for m in METRICS if m not in runner.RERUN_METRICS]
     trained = [m for m in models if m != runner.PLANTED]
-    cache, options = out / "models", dict(train_options or {})
+    options = dict(train_options or {})
     curve_specs = runner.explainer_specs(runner.CURVE_EXPLAINERS)
     curve_metrics = ["auroc", "modality_share_error", "n_queries"]
     skips = runner._skips(tasks, specs, budgets)
@@ -171,9 +191,9 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
                                curve_metrics, cache, options, curve_skips)
     jobs = runner._train_jobs(tasks, [m for m in trained if m not in runner.UNTRAINED], cache, 0, options) + units
     bar = tqdm(total=len(jobs), desc="run", unit="job", disable=not progress)
-    done = runner._run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
+    done = runner._run_jobs(jobs, n_jobs, bar, client=client)
     bar.close()
     results = runner._tidy([done[job[0]] for job in units])
     runner.write_results(results, out / "results.parquet")
     return write_report(results, out / "report", task=min(tasks, key=lambda t: t.n_players),
-                        players={t.spec.name: t.n_players for t in tasks})
+                        players={t.spec.name: t.n_players for t in tasks}, tasks={t.spec.name: t for t in tasks})

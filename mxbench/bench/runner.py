@@ -5,8 +5,10 @@ unit builds the games of the chosen test instances, runs the explainer at every 
 and scores each explanation with the validators (:func:`mxbench.validation.evaluate`). Units and
 the training of the models they need run in one pool of processes (:func:`_run_jobs`, joblib's
 loky executor) with one BLAS / torch thread each; a unit starts as soon as its model is trained.
-Trained models are cached on disk (keyed by the task's spec hash, the architecture, the seed, the
-training options and the training defaults) and reused.
+With a scheduler (``validate(..., scheduler=...)``, :mod:`mxbench.cluster`) the same jobs run on a
+Dask cluster (:func:`_run_jobs_dask`). Trained models are cached (keyed by the task's spec hash,
+the architecture, the seed, the training options and the training defaults) in a folder or at an
+fsspec URL, and reused.
 
 The results hold one row per (task, instance, model, explainer, budget, seed, metric) with the
 columns :data:`RESULT_COLUMNS`; ``certified`` is False for rows on a model that failed its
@@ -129,7 +131,8 @@ class _Result:
     key: Any
 
 
-def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: Any = None) -> dict[Any, Any]:
+def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: Any = None,
+              client: Any = None) -> dict[Any, Any]:
     """Run ``jobs`` ``(key, fn, args, deps)`` in worker processes; return ``{key: fn(*args)}``.
 
     An argument that is a :class:`_Result` (or a tuple of them) makes its job depend on that
@@ -141,6 +144,9 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
     end. A job that raises stops the run: jobs not yet started never start, the worker
     processes of jobs still running are killed, and the error is re-raised. Unknown
     dependencies and dependency cycles are refused before anything starts.
+
+    With ``client`` (a :class:`distributed.Client`) the same graph runs on its Dask cluster
+    instead (:func:`_run_jobs_dask`; ``n_jobs`` is then the cluster's business).
 
     Examples
     --------
@@ -166,13 +172,16 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
         if missing:
             raise RunnerError(f"job {key!r} depends on unknown jobs {missing}")
     done: set[Any] = set()
-    left = list(jobs)
+    left, order = list(jobs), []
     while left:  # every job must become ready some time: no cycle
         ready = [job for job in left if all(d in done for d in job[3])]
         if not ready:
             raise RunnerError(f"jobs {[job[0] for job in left]} depend on each other in a cycle")
+        order += ready  # an order in which every job comes after the jobs it depends on
         done.update(job[0] for job in ready)
         left = [job for job in left if job[0] not in done]
+    if client is not None:
+        return _run_jobs_dask(order, [job[0] for job in jobs], client, bar)
     pending, results = list(jobs), {}
 
     def next_ready() -> tuple | None:
@@ -209,6 +218,158 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
             executor.shutdown(wait=False, kill_workers=True)
         raise
     return results
+
+
+def _dask_key(key: Any, run: str) -> str:
+    """The Dask key of the job ``key`` in the run ``run``: ``mxbench-{kind}-{hash of key}-{run}``.
+
+    The hash makes it deterministic (the same job key, the same name within a run; Dask keys
+    must be strings or tuples of simple values); the run token keeps two runs on one cluster
+    from sharing a key, and with it a result. ``kind`` (``train``, ``truth``, ``unit``, ...)
+    groups the jobs on Dask's dashboard.
+
+    Examples
+    --------
+    >>> _dask_key(("unit", "validate", "smoke-tab-txt", "planted", 0), "0a1b2c3d")
+    'mxbench-unit-42be1c66ace91887-0a1b2c3d'
+    """
+    kind = key[0] if isinstance(key, tuple) and key and isinstance(key[0], str) else "job"
+    return f"mxbench-{kind}-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}-{run}"
+
+
+def _dask_call(fn: Any, args: tuple, after: Sequence[Any]) -> Any:
+    """``fn(*args)`` on a Dask worker. ``after`` holds the results of the jobs this one waits for
+    without using their results (the futures passed in its place are what order it after them)."""
+    return fn(*args)
+
+
+def _run_jobs_dask(order: Sequence[tuple], keys: Sequence[Any], client: Any, bar: Any = None) -> dict[Any, Any]:
+    """Run checked jobs on the Dask cluster of ``client``; return ``{key: result}`` in ``keys`` order.
+
+    ``order`` holds the jobs ``(key, fn, args, deps)`` of :func:`_run_jobs` (``deps`` completed
+    with the keys of their :class:`_Result` arguments), each after the jobs it depends on;
+    ``keys`` is the job list's order, its priority. Each job is one ``client.submit`` of
+    :func:`_dask_call` with the key :func:`_dask_key`, in that order, and Dask's ``priority``
+    falling along ``keys`` (a free worker takes the first ready job, as in the local pool). A
+    :class:`_Result` argument becomes the future of its job, which Dask replaces by that job's
+    result on the worker; a dependency that is not an argument becomes a future in
+    :func:`_dask_call`'s ``after``. A :class:`~mxbench.task.Task` argument is scattered to every
+    worker once (``broadcast=True, hash=False``) and passed as that future, so a task crosses
+    the wire once per worker, not once per job. Results are taken as they complete
+    (:class:`distributed.as_completed`, which advances ``bar``); the first job that raises
+    cancels every other and its error is re-raised here. Nothing polls: Dask's scheduler
+    starts each job when its futures are done.
+    """
+    import uuid
+
+    from distributed import as_completed
+
+    run = uuid.uuid4().hex[:8]
+    rank = {key: len(keys) - i for i, key in enumerate(keys)}
+    shared: dict[int, tuple[Task, Any]] = {}  # id(task) -> (task, its future); the task is kept so ids stay unique
+    futures: dict[Any, Any] = {}
+
+    def share(a: Any) -> Any:
+        if not isinstance(a, Task):
+            return a
+        if id(a) not in shared:
+            shared[id(a)] = (a, client.scatter([a], broadcast=True, hash=False)[0])
+        return shared[id(a)][1]
+
+    def resolve(a: Any) -> Any:
+        if isinstance(a, tuple):
+            return tuple(resolve(x) for x in a)
+        return futures[a.key] if isinstance(a, _Result) else share(a)
+
+    def inside(a: Any) -> list[Any]:
+        return [k for x in a for k in inside(x)] if isinstance(a, tuple) else [a.key] if isinstance(a, _Result) else []
+
+    results: dict[Any, Any] = {}
+    try:
+        for key, fn, args, deps in order:
+            held = set(inside(args))
+            after = [futures[d] for d in dict.fromkeys(deps) if d not in held]
+            futures[key] = client.submit(_dask_call, fn, tuple(resolve(a) for a in args), after,
+                                         key=_dask_key(key, run), priority=rank[key], pure=False)
+        names = {future.key: key for key, future in futures.items()}
+        for batch in as_completed(list(futures.values()), with_results=True, raise_errors=True).batches():
+            for future, result in batch:
+                results[names[future.key]] = result
+                if bar is not None:
+                    bar.update(1)
+    except BaseException:
+        if futures:  # the other jobs are of no use now: cancel them rather than wait
+            client.cancel(list(futures.values()), force=True)
+        raise
+    finally:
+        if shared:
+            client.cancel([future for _, future in shared.values()], force=True)
+    return {key: results[key] for key in keys}
+
+
+def _engine(scheduler: Any) -> Any:
+    """A context giving the :func:`_run_jobs` engine of ``scheduler``: None (the local pool) when
+    it is None, else a Dask client (:func:`mxbench.cluster.dask_client`)."""
+    from contextlib import nullcontext
+
+    if scheduler is None:
+        return nullcontext(None)
+    from mxbench.cluster import dask_client
+
+    return dask_client(scheduler)
+
+
+def _model_cache(cache_dir: str | Path | None, default: str | Path, scheduler: Any, n_jobs: int) -> Path | str:
+    """The model cache as the jobs get it (:func:`mxbench.cluster.storage_location`).
+
+    With a scheduler a local path is made absolute (on a cluster it must name a shared file
+    system, the same for every worker). ``memory://`` lives in one process: it is refused with
+    a scheduler or several processes.
+    """
+    from mxbench.cluster import storage_location
+
+    cache = storage_location(cache_dir if cache_dir is not None else default)
+    if isinstance(cache, str) and cache.startswith("memory://") and (scheduler is not None or n_jobs > 1):
+        raise RunnerError(f"cache: {cache!r} is the memory of one process, which other worker processes do not "
+                          f"see; use it with n_jobs=1 and no scheduler, or give a location every worker reads "
+                          f"(a shared file system path, file://..., s3://...)")
+    return cache.absolute() if scheduler is not None and isinstance(cache, Path) else cache
+
+
+def _model_present(folder: str | Path) -> bool:
+    """Whether the model folder (local path or URL) is complete: it holds ``config.json``."""
+    from mxbench.cluster import folder_complete, is_url
+
+    return folder_complete(folder) if is_url(folder) else (Path(folder) / "config.json").is_file()
+
+
+def _load_model(folder: str | Path, task: Task) -> Any:
+    """:func:`mxbench.models.load` of a model folder; one at a URL is first copied to this worker
+    process's local temporary folder (:func:`mxbench.cluster.local_copy`, once per process)."""
+    from mxbench.cluster import is_url, local_copy
+    from mxbench.models import ModelError, load
+
+    if not is_url(folder):
+        return load(folder, task)
+    try:
+        local = local_copy(folder)
+    except FileNotFoundError:
+        raise ModelError(f"{folder!r} is not a model folder: config.json is missing") from None
+    return load(local, task)
+
+
+def _save_model(model: Any, folder: str | Path) -> None:
+    """Save a trained model to its folder: in place for a local path; at a URL, saved to a local
+    temporary folder, then uploaded with ``config.json`` last (:func:`mxbench.cluster.upload_folder`)."""
+    from mxbench.cluster import is_url, upload_folder
+
+    if not is_url(folder):
+        model.save(folder, overwrite=True)
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mxbench-model-") as tmp:
+        upload_folder(model.save(Path(tmp) / "model"), folder)
 
 
 def resolve_tasks(suite: str | Task | Sequence[Any], instances: int | None = None) -> list[Task]:
@@ -270,8 +431,11 @@ def _settings_key(arch: str, seed: int, options: Mapping[str, Any]) -> str:
 
 
 def model_folder(cache_dir: str | Path, task: Task, arch: str, seed: int = 0,
-                 options: Mapping[str, Any] | None = None) -> Path:
+                 options: Mapping[str, Any] | None = None) -> Path | str:
     """Where :func:`train_models` keeps a trained model: ``{task}-{arch}-s{seed}-{spec}{settings}``.
+
+    ``cache_dir`` is a local path (a Path is returned) or an fsspec URL such as
+    ``s3://bucket/models`` (a URL string is returned; ``file://`` URLs are local paths).
 
     Examples
     --------
@@ -279,25 +443,29 @@ def model_folder(cache_dir: str | Path, task: Task, arch: str, seed: int = 0,
     >>> task = mxbench.generate("smoke", instances=8)[0]
     >>> model_folder("cache", task, "fusion_mlp").name[:28]
     'smoke-tab-txt-fusion_mlp-s0-'
+    >>> model_folder("s3://bucket/models", task, "fusion_mlp")[:47]
+    's3://bucket/models/smoke-tab-txt-fusion_mlp-s0-'
     """
+    from mxbench.cluster import join_location
+
     key = task.spec.spec_hash()[:10] + _settings_key(arch, seed, options or {})
-    return Path(cache_dir) / f"{task.spec.name}-{arch}-s{seed}-{key}"
+    return join_location(cache_dir, f"{task.spec.name}-{arch}-s{seed}-{key}")
 
 
-def _train_one(task: Task, arch: str, seed: int, folder: Path, options: Mapping[str, Any]) -> tuple[str, float]:
+def _train_one(task: Task, arch: str, seed: int, folder: Path | str, options: Mapping[str, Any]) -> tuple[str, float]:
     _limit_threads()
-    from mxbench.models import load, train
+    from mxbench.models import train
 
-    if (folder / "config.json").is_file():
-        return str(folder), load(folder, task).seconds
+    if _model_present(folder):
+        return str(folder), _load_model(folder, task).seconds
     model = train(task, arch, random_state=seed, **dict(options))
-    model.save(folder, overwrite=True)
+    _save_model(model, folder)
     return str(folder), model.seconds
 
 
 def train_models(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | Path, *, seed: int = 0,
                  options: Mapping[str, Any] | None = None, n_jobs: int | None = None,
-                 progress: bool = True) -> dict[tuple[str, str], Path]:
+                 progress: bool = True, scheduler: Any = None) -> dict[tuple[str, str], Path | str]:
     """Train (or reuse) one model per (task, architecture); return their folders.
 
     Parameters
@@ -307,7 +475,8 @@ def train_models(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | P
     archs : list of str
         Architecture names (:data:`mxbench.models.ARCHITECTURES`).
     cache_dir : str or Path
-        Where the model folders live; a folder already there is loaded, not retrained.
+        Where the model folders live (a local path, or an fsspec URL: ``file://``, ``s3://``,
+        ...); a folder already there is loaded, not retrained.
     seed : int
         The training seed.
     options : dict, optional
@@ -317,11 +486,13 @@ def train_models(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | P
         Parallel processes (default: the machine's cores).
     progress : bool
         Show a progress bar.
+    scheduler : str or distributed.Client, optional
+        Train on a Dask cluster, as in :func:`validate`.
 
     Returns
     -------
     dict
-        ``(task name, arch) -> model folder``.
+        ``(task name, arch) -> model folder`` (a Path, or a URL string).
 
     Examples
     --------
@@ -335,11 +506,17 @@ def train_models(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | P
     """
     from tqdm.auto import tqdm
 
-    jobs = _train_jobs(tasks, archs, cache_dir, seed, options or {})
-    bar = tqdm(total=len(jobs), desc="train", unit="model", disable=not progress)
-    done = _run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
-    bar.close()
-    return {(key[1], key[2]): Path(done[key][0]) for key in sorted(done)}
+    from mxbench.cluster import resolve_scheduler, storage_location
+
+    scheduler = resolve_scheduler(scheduler)
+    n = n_jobs or os.cpu_count() or 1
+    cache = _model_cache(cache_dir, cache_dir, scheduler, n)
+    with _engine(scheduler) as client:
+        jobs = _train_jobs(tasks, archs, cache, seed, options or {})
+        bar = tqdm(total=len(jobs), desc="train", unit="model", disable=not progress)
+        done = _run_jobs(jobs, n, bar, client=client)
+        bar.close()
+    return {(key[1], key[2]): storage_location(done[key][0]) for key in sorted(done)}
 
 
 def _train_jobs(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | Path, seed: int,
@@ -350,8 +527,11 @@ def _train_jobs(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | Pa
     then most modalities and players), so the parallel tail is short: one fl_i2moe on three
     modalities takes as long as several of the other models together.
     """
+    from mxbench.cluster import is_url
+
     _check_archs(archs)
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    if not is_url(cache_dir):  # a URL's folders are made as models are written
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
     pairs = sorted(((task, arch) for task in tasks for arch in archs),
                    key=lambda p: (_slowness(p[1]), -len(p[0].modality_names), -p[0].n_players))
     return [(("train", task.spec.name, arch), _train_one,
@@ -360,35 +540,55 @@ def _train_jobs(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | Pa
 
 
 def explainer_specs(explainers: Iterable[Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Normalise explainer names / ``(name, params)`` pairs, checking every name.
+    """Normalise the explainers of a grid to specs ``(name, params)``, checking each before anything runs.
+
+    Each item is a registry name (``"kernelshap"``), an adapter name (``"shap:KernelExplainer"``,
+    ``"shapiq:KernelSHAPIQ"``, ``"captum:IntegratedGradients"``), an import path
+    (``"mypkg.mod:MyExplainer"``: a class, a function of the game, an object with ``explain``),
+    any of them with parameters as a JSON object after the name (``'lemon{"budget": 64}'``), a
+    ``(name, params)`` pair, an explainer instance or a function
+    (:func:`mxbench.explainers.explainer_spec`). A spec is a string and a dict: the job carries
+    it to its worker process, which builds the explainer itself (:func:`_run_unit`), so
+    explainers of the user's own modules run in any worker.
 
     Raises
     ------
     RunnerError
-        An unknown explainer name.
+        One line naming the explainer and the reason: an unknown name, an import path that does
+        not import, an object that is not an explainer, parameters that are not JSON or that its
+        constructor does not take, an adapter without its package, a class defined in
+        ``__main__`` or inside a function (worker processes cannot import it).
 
     Examples
     --------
-    >>> explainer_specs(["kernelshap", ("lemon", {"alpha": 0.5})])
-    [('kernelshap', {}), ('lemon', {'alpha': 0.5})]
+    >>> explainer_specs(["kernelshap", ("lemon", {"alpha": 0.5}), 'shap:KernelExplainer{"budget": 64}'])
+    [('kernelshap', {}), ('lemon', {'alpha': 0.5}), ('shap:KernelExplainer', {'budget': 64})]
+    >>> try:
+    ...     explainer_specs(["mypkg.nowhere:MyExplainer"])
+    ... except RunnerError as e:
+    ...     print(e)
+    explainers: mypkg.nowhere:MyExplainer: cannot import module 'mypkg.nowhere' (ModuleNotFoundError: No module named 'mypkg')
     """
-    from mxbench.explainers import EXPLAINERS
+    from mxbench.explainers.registry import explainer_spec
 
     out = []
     for item in explainers:
-        name, params = (item, {}) if isinstance(item, str) else (item[0], dict(item[1]))
-        if name not in EXPLAINERS:
-            raise RunnerError(f"explainers: unknown explainer {name!r} (choose from {', '.join(EXPLAINERS)})")
-        out.append((name, params))
+        try:
+            out.append(explainer_spec(item))
+        except ExplainerError as e:
+            raise RunnerError(f"explainers: {e}") from None
     if not out:
         raise RunnerError("explainers: no explainer given")
     return out
 
 
 def _is_whitebox(name: str) -> bool:
-    from mxbench.explainers import EXPLAINERS, WhiteBoxExplainer
+    """Whether the spec name ``name`` names a white-box explainer (one that explains a model, not a game)."""
+    from mxbench.explainers import WhiteBoxExplainer
+    from mxbench.explainers.registry import spec_class
 
-    return issubclass(EXPLAINERS[name], WhiteBoxExplainer)
+    target = spec_class(name)
+    return isinstance(target, WhiteBoxExplainer) or (isinstance(target, type) and issubclass(target, WhiteBoxExplainer))
 
 
 def beyond_models(n_players: int) -> bool:
@@ -441,7 +641,7 @@ def skip_reason(name: str, params: Mapping[str, Any], task: Task, budgets: Seque
     Parameters
     ----------
     name : str
-        An explainer name (:data:`mxbench.explainers.EXPLAINERS`).
+        A spec name (:func:`explainer_specs`): a registry, adapter or import-path name.
     params : dict
         Its parameters.
     task : Task
@@ -470,19 +670,18 @@ def skip_reason(name: str, params: Mapping[str, Any], task: Task, budgets: Seque
     >>> skip_reason("kernelshap", {}, task, [16, 32])
     'needs at least 60 queries on 30 players, more than its largest budget here, 32'
     """
-    from mxbench.explainers import EXPLAINERS
-    from mxbench.explainers.base import init_params, min_budget_of
+    from mxbench.explainers.base import min_budget_of
+    from mxbench.explainers.registry import get_explainer
 
     name, params = explainer_specs([(name, params)])[0]
     if _is_whitebox(name):
         return None
-    cls = EXPLAINERS[name]
-    explainer = cls(**params)
+    explainer = get_explainer(name, **params)
     n = task.n_players
     need = min_budget_of(explainer, n, np.asarray(task.modality_of))
     own = getattr(explainer, "budget", None)
     own = own if own is not None else explainer.default_budget(n)
-    budgeted = "budget" in init_params(cls)
+    budgeted = "budget" in explainer.get_params(deep=False)
     caps = [b if b is not None else own for b in (budgets if budgeted else (None,))]
     if any(need <= (MAX_QUERIES if cap is None else cap) for cap in caps):
         return None
@@ -547,10 +746,10 @@ def model_truths(task: Task, model_name: str, folder: str | None, rows: Sequence
     ([0, 1], False)
     """
     _limit_threads()
-    from mxbench.models import exact_model, load
+    from mxbench.models import exact_model
     from mxbench.validation.truth import Truth
 
-    model = exact_model(task) if model_name == EXACT else load(folder, task)
+    model = exact_model(task) if model_name == EXACT else _load_model(folder, task)
     return {int(i): Truth.from_game(model.game(task, int(i)), task, int(i), estimate=True) for i in rows}
 
 
@@ -604,13 +803,13 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
     ``shapley_error`` and ``modality_share_error``).
     """
     _limit_threads()
-    from mxbench.explainers import EXPLAINERS
-    from mxbench.explainers.base import BudgetExceeded, clone, init_params
-    from mxbench.models import exact_model, load
+    from mxbench.explainers.base import BudgetExceeded, clone
+    from mxbench.explainers.registry import get_explainer
+    from mxbench.models import exact_model
     from mxbench.validation import evaluate, get_metric
     from mxbench.validation.truth import Truth
 
-    model = exact_model(task) if model_name == EXACT else (load(folder, task) if folder else None)
+    model = exact_model(task) if model_name == EXACT else (_load_model(folder, task) if folder else None)
     certified = True if model is None else bool(model.certificate is not None and model.certificate.passed)
     truths = {i: t for i, t in zip(rows, Truth.from_task_many(task, list(rows)))}
     mtruths = {i: t for part in mtruths for i, t in part.items()}
@@ -626,17 +825,17 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
                                             "seed": int(seeds[0]), "metric": list(errs),
                                             "value": [float(v) for v in errs.values()]}))
     for name, params in specs:
-        cls = EXPLAINERS[name]
+        base = get_explainer(name, **params)  # built here, in the worker process, from its spec
         whitebox = _is_whitebox(name)
         if whitebox and model is None:
             continue
-        budgeted = "budget" in init_params(cls) and not whitebox
+        budgeted = "budget" in base.get_params(deep=False) and not whitebox
         for budget in (budgets if budgeted else (None,)):
             for seed in seeds:
                 overrides = {"random_state": seed}
                 if budgeted and budget is not None:
                     overrides["budget"] = int(budget)
-                explainer = clone(cls(**params), **overrides)
+                explainer = clone(base, **overrides)
                 if whitebox and explainer.unsupported_reason(model, task) is not None:
                     break  # white-box methods run only on the architectures they apply to
                 chosen = None if metrics is None else [m for m in metrics
@@ -703,7 +902,7 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
              explainers: Sequence[Any] = DEFAULT_EXPLAINERS, budgets: Sequence[int | None] = (None,),
              seeds: Sequence[int] = (0,), instances: int = 4, metrics: Sequence[str] | None = None,
              cache_dir: str | Path | None = None, train_options: Mapping[str, Any] | None = None,
-             n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
+             n_jobs: int | None = None, progress: bool = True, scheduler: Any = None) -> pd.DataFrame:
     """Run explainers on tasks and models and score them against the exact truth.
 
     Parameters
@@ -730,13 +929,20 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     metrics : list of str, optional
         Metric names (default: all registered metrics).
     cache_dir : str or Path, optional
-        Model cache (default: ``.mxbench-cache/models`` in the working folder).
+        Model cache (default: ``.mxbench-cache/models`` in the working folder): a local path or
+        an fsspec URL (``file:///shared/models``, ``s3://bucket/models``; ``memory://`` with
+        ``n_jobs=1`` only). On a cluster, a location every worker reads.
     train_options : dict, optional
         Keyword arguments for :func:`mxbench.models.train`.
     n_jobs : int, optional
-        Parallel processes (default: the machine's cores).
+        Parallel processes (default: the machine's cores; not used with a scheduler).
     progress : bool
         Show progress bars.
+    scheduler : str or distributed.Client, optional
+        Run the jobs on a Dask cluster (:mod:`mxbench.cluster`): ``"local:N"`` (a local cluster
+        of ``N`` worker processes), a scheduler address (``tcp://host:8786``) or a client.
+        Default: the environment variable ``MXBENCH_SCHEDULER``, else the local process pool.
+        The results are the same.
 
     Returns
     -------
@@ -747,6 +953,8 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     ------
     RunnerError
         Unknown model, explainer or metric names, an empty suite, bad numbers.
+    mxbench.cluster.SchedulerError
+        A malformed scheduler, or none answering (before anything is written).
 
     Examples
     --------
@@ -759,20 +967,25 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     """
     from tqdm.auto import tqdm
 
+    from mxbench.cluster import resolve_scheduler
+
+    scheduler = resolve_scheduler(scheduler)
     tasks = resolve_tasks(suite)
     specs = explainer_specs(explainers)
     _check_grid(models, budgets, seeds, instances, metrics)
     archs = [m for m in models if m not in UNTRAINED]
-    cache = Path(cache_dir) if cache_dir is not None else Path(".mxbench-cache") / "models"
+    n = n_jobs or os.cpu_count() or 1
+    cache = _model_cache(cache_dir, Path(".mxbench-cache") / "models", scheduler, n)
     options = dict(train_options or {})
     skips = _skips(tasks, specs, budgets)
     for line in _skip_lines(skips, specs):
         warnings.warn(line, stacklevel=2)
     units = _unit_jobs("validate", tasks, models, specs, budgets, seeds, instances, metrics, cache, options, skips)
-    jobs = (_train_jobs(tasks, archs, cache, 0, options) if archs else []) + units
-    bar = tqdm(total=len(jobs), desc="validate", unit="job", disable=not progress)
-    done = _run_jobs(jobs, n_jobs or os.cpu_count() or 1, bar)
-    bar.close()
+    with _engine(scheduler) as client:  # connected (or refused) before the cache folder is made
+        jobs = (_train_jobs(tasks, archs, cache, 0, options) if archs else []) + units
+        bar = tqdm(total=len(jobs), desc="validate", unit="job", disable=not progress)
+        done = _run_jobs(jobs, n, bar, client=client)
+        bar.close()
     return _tidy([done[job[0]] for job in units])
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from mxbench.data.schema import BIT_ORDER, COLUMNS, TABLES, schema_of
+from mxbench.data.schema import BIT_ORDER, COLUMNS, SHARDED_TABLES, TABLES, schema_of
 
 #: The license written into the card's front matter (the license of mxbench, which generates the data).
 LICENSE = "mit"
@@ -66,6 +66,56 @@ def has_rows(manifest: dict[str, Any], table: str) -> bool:
     return any(t["kind"] != "unique" for t in manifest["terms"]) or bool(manifest["spec"].get("pairs"))
 
 
+def n_shards(manifest: dict[str, Any]) -> int:
+    """The number of shards of a dataset: the length of the manifest's ``shards``, 1 when it has none.
+
+    Parameters
+    ----------
+    manifest : dict
+        The dataset's manifest.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> n_shards({}), n_shards({"shards": [{"start": 0, "stop": 4}, {"start": 4, "stop": 9}]})
+    (1, 2)
+    """
+    shards = manifest.get("shards")
+    return len(shards) if isinstance(shards, list) and shards else 1
+
+
+def table_pattern(manifest: dict[str, Any], table: str) -> str:
+    """The file, or the glob of the shard files, that holds a table: what ``data_files`` names.
+
+    Parameters
+    ----------
+    manifest : dict
+        The dataset's manifest.
+    table : str
+        One of ``TABLES``.
+
+    Returns
+    -------
+    str
+        ``<table>.parquet``, or ``<table>-*.parquet`` for a per-instance table of a sharded
+        dataset.
+
+    Examples
+    --------
+    >>> table_pattern({}, "instances")
+    'instances.parquet'
+    >>> sharded = {"shards": [{"start": 0, "stop": 4}, {"start": 4, "stop": 9}]}
+    >>> table_pattern(sharded, "instances"), table_pattern(sharded, "players")
+    ('instances-*.parquet', 'players.parquet')
+    """
+    if n_shards(manifest) > 1 and table in SHARDED_TABLES:
+        return f"{table}-*.parquet"
+    return f"{table}.parquet"
+
+
 def hf_features(schema: pa.Schema) -> list[dict[str, Any]]:
     """The Hugging Face ``features`` (YAML form) of an Arrow schema of one of the tables.
 
@@ -115,7 +165,8 @@ def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
     """The YAML front matter of the dataset card, as a dict, in the Hugging Face conventions.
 
     ``configs`` holds one configuration per table that has rows, named after the table,
-    each with one split ``train`` holding the table's Parquet file (``instances`` is the
+    each with one split ``train`` holding the table's Parquet file, or the glob
+    ``<table>-*.parquet`` of its shards (:func:`table_pattern`; ``instances`` is the
     default); an instance's own train/val/test assignment is the ``split`` column.
     ``dataset_info`` gives each configuration's ``features`` (:func:`hf_features`). Then
     ``pretty_name``, ``license``, ``tags``, ``size_categories`` and, for a task whose
@@ -150,7 +201,8 @@ def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
     tables = [t for t in TABLES if has_rows(manifest, t)]
     configs = []
     for t in tables:
-        config: dict[str, Any] = {"config_name": t, "data_files": [{"split": "train", "path": f"{t}.parquet"}]}
+        config: dict[str, Any] = {"config_name": t,
+                                  "data_files": [{"split": "train", "path": table_pattern(manifest, t)}]}
         if t == "instances":
             config["default"] = True
         configs.append(config)
@@ -294,8 +346,9 @@ def dataset_card(manifest: dict[str, Any]) -> str:
         lines += ["", "Requested / achieved dataset-level modality shares (mean |modality Shapley|): "
                   + ", ".join(f"{k} {req[k]:.3f} / {got[k]:.3f}" for k in req) + "."]
     lines += ["", "## Tables", ""]
+    lines += _shards_section(manifest)
     for table, cols in COLUMNS.items():
-        lines += [f"### `{table}.parquet`", "", "| column | meaning |", "|---|---|"]
+        lines += [f"### `{table_pattern(manifest, table)}`", "", "| column | meaning |", "|---|---|"]
         lines += [f"| `{c}` | {d} |" for c, d in cols.items()]
         lines.append("")
     lines += _hf_section(manifest, shapes)
@@ -306,8 +359,8 @@ def dataset_card(manifest: dict[str, Any]) -> str:
         f"The intercept is {manifest['intercept']!r} (`manifest.json`, key `intercept`).",
         "",
         "```python",
-        "import json, pandas as pd",
-        "terms = pd.read_parquet('terms.parquet')",
+        "import json, pandas as pd" if n_shards(manifest) == 1 else "import glob, json, pandas as pd",
+        *_read_lines(manifest, "terms"),
         "intercept = json.load(open('manifest.json'))['intercept']",
         "rows = terms[terms.instance_id == 0]",
         "def v(S):  # S: a set of player ids",
@@ -324,7 +377,7 @@ def dataset_card(manifest: dict[str, Any]) -> str:
         "token's latent is `values[token_id]`; a column's latent is its value.",
         "",
     ]
-    lines += _shapley_section()
+    lines += _shapley_section(manifest)
     lines += [
         "`manifest.json` also holds the full spec, the seed, the package and schema versions and a SHA-256 "
         "of every file (this card included); `mxbench verify DIR` checks them and recomputes the truth from "
@@ -346,7 +399,7 @@ def _hf_section(manifest: dict[str, Any], shapes: dict[str, tuple[int, ...]]) ->
         "`target`, `f` and the exact values with `to_pandas()` or `with_format('arrow')` to keep every bit.",
     ]
     if empty:
-        lines += ["", "No configuration for " + ", ".join(f"`{t}.parquet`" for t in empty)
+        lines += ["", "No configuration for " + ", ".join(f"`{table_pattern(manifest, t)}`" for t in empty)
                   + ": it holds no rows for this task (no planted pair and none asked)."]
     lines += [
         "",
@@ -360,7 +413,32 @@ def _hf_section(manifest: dict[str, Any], shapes: dict[str, tuple[int, ...]]) ->
     return lines
 
 
-def _shapley_section() -> list[str]:
+def _read_lines(manifest: dict[str, Any], table: str) -> list[str]:
+    """The recipes' line that reads a table into pandas: one file, or its shards in order."""
+    if n_shards(manifest) == 1:
+        return [f"{table} = pd.read_parquet({table + '.parquet'!r})"]
+    return [f"{table} = pd.concat([pd.read_parquet(f) for f in sorted(glob.glob({table + '-*.parquet'!r}))], "
+            "ignore_index=True)"]
+
+
+def _shards_section(manifest: dict[str, Any]) -> list[str]:
+    k = n_shards(manifest)
+    if k == 1:
+        return []
+    shards = manifest["shards"]
+    sizes = sorted({s["stop"] - s["start"] for s in shards})
+    return [
+        f"The dataset is written in {k} shards, in the Hugging Face layout: each per-instance table "
+        f"(`{'`, `'.join(SHARDED_TABLES)}`) is one file per shard, `<table>-00000-of-{k:05d}.parquet` to "
+        f"`<table>-{k - 1:05d}-of-{k:05d}.parquet`, and `players.parquet` is one file. Shard k holds the rows of "
+        "a contiguous run of instances, in order (`manifest.json`, key `shards`, gives each shard's `start` and "
+        f"`stop`; from {sizes[0]} to {sizes[-1]} instances each); read the shards in file-name order to get the "
+        "rows of a table in instance order. The values are those of the same task written in one file per table.",
+        "",
+    ]
+
+
+def _shapley_section(manifest: dict[str, Any]) -> list[str]:
     return [
         "## Exact Shapley values at any number of players, with pandas",
         "",
@@ -374,8 +452,8 @@ def _shapley_section() -> list[str]:
         "",
         "```python",
         SHAPLEY_RECIPE,
-        "import pandas as pd",
-        "terms = pd.read_parquet('terms.parquet')",
+        "import pandas as pd" if n_shards(manifest) == 1 else "import glob, pandas as pd",
+        *_read_lines(manifest, "terms"),
         "n_players = len(pd.read_parquet('players.parquet'))",
         "phi = {}  # player id -> Shapley value of that player in every instance (a Series over instance_id)",
         "for term_id, rows in terms.groupby('term_id'):",

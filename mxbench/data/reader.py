@@ -11,14 +11,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mxbench.data.schema import CARD, FORMAT, MANIFEST, SCHEMA_VERSION, SUITE_FORMAT, SUITE_MANIFEST, TABLES, schema_of
+from mxbench.data.card import n_shards
+from mxbench.data.schema import (FORMAT, MANIFEST, SCHEMA_VERSION, SHARDED_TABLES, SUITE_FORMAT, SUITE_MANIFEST, TABLES,
+                                 dataset_files, schema_of, table_files)
 from mxbench.data.writer import sha256_file
 from mxbench.errors import DatasetError, MxbenchError
 from mxbench.oracles.moebius import MoebiusGame
 from mxbench.spec import _NAME as NAME  # the one rule for task names
 from mxbench.spec import TaskSpec
 from mxbench.spec.fields import loads_unique
-from mxbench.task import SPLITS, Task, TaskPlan
+from mxbench.task import BLOCK, SPLITS, Task, TaskPlan
 
 
 def _os_message(e: OSError, fallback: Path | str) -> str:
@@ -51,7 +53,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
-    """Read and check a dataset's ``manifest.json`` (format and schema version).
+    """Read and check a dataset's ``manifest.json`` (format and schema version, files, shards).
+
+    A sharded dataset's manifest has ``shards``, the instance range ``{"start", "stop"}`` of
+    each of its at least two shards: contiguous, non-empty, from 0 to ``instances``; its
+    ``files`` are then ``players.parquet``, the card and one file per shard of each
+    per-instance table (:func:`~mxbench.data.schema.dataset_files`).
 
     Parameters
     ----------
@@ -67,7 +74,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     ------
     DatasetError
         ``manifest.json`` is missing or unreadable, of another format or schema version, or
-        lacks a required key.
+        lacks a required key, lists a file it should not, or has malformed ``shards``.
 
     Examples
     --------
@@ -90,15 +97,43 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
             raise DatasetError(f"manifest.json: the key {key!r} is missing")
         if not isinstance(manifest[key], kind) or isinstance(manifest[key], bool):
             raise DatasetError(f"manifest.json: {key} has the wrong type ({type(manifest[key]).__name__})")
-    expected = {f"{t}.parquet" for t in TABLES} | {CARD}
+    if manifest["instances"] < 1:
+        raise DatasetError(f"manifest.json: instances must be positive, got {manifest['instances']}")
+    if "shards" in manifest:
+        _check_shards_entry(manifest["shards"], manifest["instances"])
+    expected = set(dataset_files(n_shards(manifest)))
     for name, info in manifest["files"].items():
         if name not in expected:
             raise DatasetError(f"manifest.json: files lists an unexpected file {name!r}")
         if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
             raise DatasetError(f"manifest.json: files[{name!r}] must be an object with a 'sha256' string")
-    if manifest["instances"] < 1:
-        raise DatasetError(f"manifest.json: instances must be positive, got {manifest['instances']}")
     return manifest
+
+
+def _check_shards_entry(shards: Any, n_instances: int) -> None:
+    def integer(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not (isinstance(shards, list) and len(shards) >= 2 and all(
+            isinstance(x, dict) and set(x) == {"start", "stop"} and integer(x["start"]) and integer(x["stop"])
+            for x in shards)):
+        raise DatasetError(f"manifest.json: shards must be a list of at least 2 objects with integer 'start' and "
+                           f"'stop', got {str(shards)[:60]}")
+    at = 0
+    for k, x in enumerate(shards):
+        if x["start"] != at or x["stop"] <= x["start"]:
+            raise DatasetError(f"manifest.json: shards[{k}] is [{x['start']}, {x['stop']}), expected a non-empty "
+                               f"range from {at}: the shards must cover instances 0..{n_instances - 1} in order")
+        at = x["stop"]
+    if at != n_instances:
+        raise DatasetError(f"manifest.json: the shards end at instance {at}, the dataset has {n_instances} instances")
+
+
+def _ranges(manifest: dict[str, Any]) -> list[tuple[int, int]]:
+    """The instance range of each shard (one range unsharded)."""
+    if n_shards(manifest) == 1:
+        return [(0, manifest["instances"])]
+    return [(x["start"], x["stop"]) for x in manifest["shards"]]
 
 
 def check_hashes(path: str | Path, manifest: dict[str, Any]) -> None:
@@ -114,7 +149,8 @@ def check_hashes(path: str | Path, manifest: dict[str, Any]) -> None:
     Raises
     ------
     DatasetError
-        A table or the card is not listed, a listed file is missing, or its SHA-256 differs.
+        A table's file (each shard of a sharded one) or the card is not listed, a listed file
+        is missing, or its SHA-256 differs; the message names the file.
 
     Examples
     --------
@@ -133,7 +169,7 @@ def check_hashes(path: str | Path, manifest: dict[str, Any]) -> None:
     """
     path = Path(path)
     files = manifest["files"]
-    for name in [f"{t}.parquet" for t in TABLES] + [CARD]:
+    for name in dataset_files(n_shards(manifest)):
         if name not in files:
             raise DatasetError(f"manifest.json: files lacks {name!r}")
     for name, info in files.items():
@@ -159,24 +195,80 @@ def _plan(manifest: dict[str, Any]) -> TaskPlan:
         raise DatasetError(f"manifest.json: malformed terms or codebooks ({e!r})") from None
 
 
-def _read_table(path: Path, table: str, spec: TaskSpec) -> pq.ParquetFile:
-    try:
-        pf = pq.ParquetFile(path / f"{table}.parquet")
-    except (OSError, pa.ArrowException) as e:
-        raise DatasetError(f"{table}.parquet: not a readable Parquet file ({e})") from None
+class _Table:
+    """One table of a dataset, read as one: its file, or its shards' files in shard order.
+
+    Row groups are numbered across the files; ``rows`` holds each file's row count.
+    """
+
+    def __init__(self, table: str, parts: list[tuple[str, pq.ParquetFile]]) -> None:
+        self.table = table
+        self.names = [name for name, _ in parts]
+        self.files = [pf for _, pf in parts]
+        self.rows = [pf.metadata.num_rows for pf in self.files]
+        self.num_rows = sum(self.rows)
+        self._groups = [(i, g) for i, pf in enumerate(self.files) for g in range(pf.num_row_groups)]
+        self.num_row_groups = len(self._groups)
+
+    @property
+    def label(self) -> str:
+        """The file's name, or the glob of the shards' names."""
+        return self.names[0] if len(self.names) == 1 else f"{self.table}-*.parquet"
+
+    def name_of(self, group: int) -> str:
+        return self.names[self._groups[group][0]]
+
+    def read(self) -> pa.Table:
+        if len(self.files) == 1:
+            return self.files[0].read()
+        return pa.concat_tables([pf.read() for pf in self.files])
+
+    def read_row_group(self, group: int) -> pa.Table:
+        i, g = self._groups[group]
+        return self.files[i].read_row_group(g)
+
+    def head(self, rows: int) -> pa.RecordBatch:
+        """The first ``rows`` rows (fewer if the table has fewer), as one record batch."""
+        batches, got = [], 0
+        for pf in self.files:
+            for batch in pf.iter_batches(batch_size=rows - got):
+                batches.append(batch)
+                got += batch.num_rows
+                if got >= rows:
+                    break
+            if got >= rows:
+                break
+        if len(batches) == 1:
+            return batches[0]
+        if not batches:
+            raise StopIteration("no rows")
+        joined = pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+        return joined.slice(0, rows)
+
+
+def _read_table(path: Path, table: str, spec: TaskSpec, manifest: dict[str, Any] | None = None) -> _Table:
+    """A table's file, or its shards' (per ``manifest``), checked against the expected schema."""
     expected = schema_of(table, spec)
-    got = pf.schema_arrow
-    if got.names != expected.names or any(not g.type.equals(e.type) for g, e in zip(got, expected)):
-        raise DatasetError(f"{table}.parquet: schema {got.names} / {[str(f.type) for f in got]} does not match "
-                           f"the expected {expected.names} / {[str(f.type) for f in expected]}")
-    return pf
+    parts = []
+    for name in table_files(table, n_shards(manifest or {})):
+        try:
+            pf = pq.ParquetFile(path / name)
+        except (OSError, pa.ArrowException) as e:
+            raise DatasetError(f"{name}: not a readable Parquet file ({e})") from None
+        got = pf.schema_arrow
+        if got.names != expected.names or any(not g.type.equals(e.type) for g, e in zip(got, expected)):
+            raise DatasetError(f"{name}: schema {got.names} / {[str(f.type) for f in got]} does not match "
+                               f"the expected {expected.names} / {[str(f.type) for f in expected]}")
+        parts.append((name, pf))
+    return _Table(table, parts)
 
 
-def _instances(pf: pq.ParquetFile, spec: TaskSpec, row_group: int | None = None):
+def _instances(pf: _Table, spec: TaskSpec, row_group: int | None = None):
+    where = pf.label if row_group is None else pf.name_of(row_group)
     try:
         table = pf.read() if row_group is None else pf.read_row_group(row_group)
     except (OSError, pa.ArrowException) as e:
-        raise DatasetError(f"instances.parquet: cannot be read ({e})") from None
+        raise DatasetError(f"{where}: cannot be read ({e})") from None
     inputs = {}
     for m in spec.modalities:
         col = table.column(m.name).combine_chunks()
@@ -185,7 +277,7 @@ def _instances(pf: pq.ParquetFile, spec: TaskSpec, row_group: int | None = None)
     split_names = table.column("split").to_numpy(zero_copy_only=False).astype(str)
     bad = ~np.isin(split_names, SPLITS)
     if bad.any():
-        raise DatasetError(f"instances.parquet: split {split_names[bad][0]!r} is not one of {SPLITS}")
+        raise DatasetError(f"{where}: split {split_names[bad][0]!r} is not one of {SPLITS}")
     split = np.zeros(len(split_names), dtype=np.int8)
     for code, name in enumerate(SPLITS):
         split[split_names == name] = code
@@ -212,7 +304,9 @@ def load_dataset(path: str | Path, *, regenerate: bool = True) -> Task:
       stored ``f`` equals ``intercept + sum of the terms``.
 
     It does not recompute the stored Shapley, Banzhaf, SII and modality values, nor look at
-    instances past the first block: :func:`verify` does that, row group by row group.
+    instances past the first block: :func:`verify` does that, row group by row group. A
+    sharded dataset is read shard by shard into one task; each shard of ``instances`` must
+    hold exactly the instances of its range in the manifest's ``shards``.
 
     Parameters
     ----------
@@ -258,13 +352,20 @@ def _load_dataset(path: Path, regenerate: bool) -> Task:
     _check_fields(manifest, plan)
     if regenerate:
         fresh = _check_fresh_plan(manifest, plan)
-    ids, inputs, target, split, f_stored = _instances(_read_table(path, "instances", plan.spec), plan.spec)
+    table = _read_table(path, "instances", plan.spec, manifest)
+    for name, rows, (start, stop) in zip(table.names, table.rows, _ranges(manifest)):
+        if rows != stop - start:
+            raise DatasetError(f"{name}: {rows} rows, the manifest's shards give it instances {start}..{stop - 1} "
+                               f"({stop - start} rows)")
+    ids, inputs, target, split, f_stored = _instances(table, plan.spec)
     if len(ids) != manifest["instances"] or not np.array_equal(ids, np.arange(len(ids))):
-        raise DatasetError(f"instances.parquet: expected instance ids 0..{manifest['instances'] - 1}")
+        raise DatasetError(f"{table.label}: expected instance ids 0..{manifest['instances'] - 1}")
     if regenerate:
-        _check_first_block(manifest, fresh, inputs, target, split, f_stored)
+        first_block = min(BLOCK, manifest["instances"])
+        _check_first_block(manifest, fresh, inputs, target, split, f_stored,
+                           table.names[0] if table.rows[0] >= first_block else table.label)
     _check_players(path, plan)
-    _check_sample(path, manifest, plan, inputs, f_stored)
+    _check_sample(path, manifest, plan, inputs, f_stored, table.label)
     return Task(plan, inputs, target, split)
 
 
@@ -328,8 +429,8 @@ def _version_note(manifest: dict[str, Any]) -> str:
 
 
 def _check_first_block(manifest: dict[str, Any], fresh: TaskPlan, inputs: dict[str, np.ndarray], target: np.ndarray,
-                       split: np.ndarray, f_stored: np.ndarray) -> None:
-    """The first block of instances must be the one the spec and seed generate."""
+                       split: np.ndarray, f_stored: np.ndarray, file: str = "instances.parquet") -> None:
+    """The first block of instances (in the first shard) must be the one the spec and seed generate."""
     block = next(fresh.blocks(manifest["instances"]))
     m = len(block)
     spec = fresh.spec
@@ -337,17 +438,17 @@ def _check_first_block(manifest: dict[str, Any], fresh: TaskPlan, inputs: dict[s
     where = f"instances 0..{m - 1}"
     for name in spec.modality_names:
         if not np.array_equal(inputs[name][:m], block.inputs[name]):
-            raise DatasetError(f"instances.parquet: the inputs of modality {name!r} ({where}) differ from those the "
+            raise DatasetError(f"{file}: the inputs of modality {name!r} ({where}) differ from those the "
                                f"spec and seed generate (the file was altered, or spec.seed){version}")
     if not np.array_equal(split[:m], block.split):
-        raise DatasetError(f"instances.parquet: split ({where}) differs from the splits spec.splits "
+        raise DatasetError(f"{file}: split ({where}) differs from the splits spec.splits "
                            f"{list(spec.splits)} and the seed give (the file or the spec's splits were altered){version}")
     good, err = _close(f_stored[:m], block.f)
     if not good:
-        raise DatasetError(f"instances.parquet: f ({where}) differs from f* of the spec's terms (max abs error "
+        raise DatasetError(f"{file}: f ({where}) differs from f* of the spec's terms (max abs error "
                            f"{err:.3g}; the file, spec.intercept or the terms were altered){version}")
     if not np.array_equal(target[:m], block.target):
-        raise DatasetError(f"instances.parquet: target ({where}) differs from the targets spec.noise "
+        raise DatasetError(f"{file}: target ({where}) differs from the targets spec.noise "
                            f"{spec.noise!r} and the seed give (the file or the spec's noise was altered){version}")
 
 
@@ -362,19 +463,19 @@ def _check_players(path: Path, plan: TaskPlan) -> None:
 
 
 def _check_sample(path: Path, manifest: dict[str, Any], plan: TaskPlan, inputs: dict[str, np.ndarray],
-                  f_stored: np.ndarray) -> None:
+                  f_stored: np.ndarray, instances_file: str = "instances.parquet") -> None:
     """On the first instances: terms.parquet = the manifest's terms on the decoded inputs, f = f*."""
     terms = plan.terms
     k = min(LOAD_SAMPLE, manifest["instances"])
     latents = plan.decode({name: v[:k] for name, v in inputs.items()})
     if terms:
-        pf = _read_table(path, "terms", plan.spec)
+        pf = _read_table(path, "terms", plan.spec, manifest)
         try:
-            t = next(pf.iter_batches(batch_size=k * len(terms)))
+            t = pf.head(k * len(terms))
         except (OSError, pa.ArrowException, StopIteration) as e:
-            raise DatasetError(f"terms.parquet: cannot be read ({e!r})") from None
+            raise DatasetError(f"{pf.label}: cannot be read ({e!r})") from None
         if t.num_rows != k * len(terms):
-            raise DatasetError(f"terms.parquet: expected {len(terms)} rows per instance")
+            raise DatasetError(f"{pf.label}: expected {len(terms)} rows per instance")
         kinds = _column(t, "kind").astype(str).reshape(k, -1)
         ops = _column(t, "op").astype(str).reshape(k, -1)
         players_col = t.column("players")
@@ -395,7 +496,7 @@ def _check_sample(path: Path, manifest: dict[str, Any], plan: TaskPlan, inputs: 
         values = np.asarray(table_col.values)[toff[0]:toff[-1]]
         sizes = [2 ** x.order for x in terms]
         if len(values) != k * sum(sizes):
-            raise DatasetError("terms.parquet: the term tables have the wrong sizes")
+            raise DatasetError(f"{pf.label}: the term tables have the wrong sizes")
         tables = np.split(values.reshape(k, sum(sizes)), np.cumsum(sizes)[:-1], axis=1)
         for j, (x, stored) in enumerate(zip(terms, tables)):
             good, err = _close(stored, x.table(latents[:, list(x.ids)]))
@@ -408,9 +509,9 @@ def _check_sample(path: Path, manifest: dict[str, Any], plan: TaskPlan, inputs: 
     if not good:
         diff = f_stored[:k] - want
         if np.ptp(diff) <= 1e-9 * max(1.0, float(np.max(np.abs(want)))):
-            raise DatasetError(f"manifest.json: intercept {plan.spec.intercept!r} disagrees with instances.parquet's "
+            raise DatasetError(f"manifest.json: intercept {plan.spec.intercept!r} disagrees with {instances_file}'s "
                                f"f, which is off by a constant {float(diff[0]):.6g} (the intercept was altered)")
-        raise DatasetError(f"instances.parquet: f differs from f* of the manifest's intercept and terms on instances "
+        raise DatasetError(f"{instances_file}: f differs from f* of the manifest's intercept and terms on instances "
                            f"0..{k - 1} (max abs error {err:.3g}): the manifest or the file was altered")
 
 
@@ -637,7 +738,10 @@ def verify(path: str | Path, *, regenerate: bool = True) -> VerifyReport:
     table's schema and row count; the players table; then, row group by row group, that
     every term table in ``terms.parquet`` equals the planted function on the decoded
     instances, that the stored ``f`` does too, and that the Shapley, Banzhaf, pair SII and
-    modality values recomputed from ``terms.parquet`` alone equal the stored ones.
+    modality values recomputed from ``terms.parquet`` alone equal the stored ones. A sharded
+    dataset is checked over every shard, in order, as one table: each shard file's hash and
+    schema, its rows against its instance range in the manifest's ``shards``, and the rows of
+    all the shards adding up; a failed check names the file.
 
     Returns
     -------
@@ -700,7 +804,7 @@ def _verify(path: Path, report: VerifyReport, regenerate: bool) -> VerifyReport:
     files = {}
     for table in TABLES:
         try:
-            files[table] = _read_table(path, table, spec)
+            files[table] = _read_table(path, table, spec, manifest)
         except DatasetError as e:
             report.add(f"{table} schema", False, str(e))
     if len(files) < len(TABLES):
@@ -709,8 +813,18 @@ def _verify(path: Path, report: VerifyReport, regenerate: bool) -> VerifyReport:
     n, n_inst = plan.n_players, manifest["instances"]
     expected_rows = {"instances": n_inst, "players": n, "terms": n_inst * len(plan.terms), "attributions": n_inst * n,
                      "pairs": n_inst * len(plan.pairs()), "modalities": n_inst * len(spec.modalities)}
-    bad_rows = {t: (files[t].metadata.num_rows, r) for t, r in expected_rows.items() if files[t].metadata.num_rows != r}
-    if not report.add("row counts", not bad_rows, ", ".join(f"{t}: {g} rows, expected {e}" for t, (g, e) in bad_rows.items())):
+    bad_rows = {t: (files[t].num_rows, r) for t, r in expected_rows.items() if files[t].num_rows != r}
+    problems = [f"{t}: {g} rows, expected {e}" for t, (g, e) in bad_rows.items()]
+    ranges = _ranges(manifest)
+    if len(ranges) > 1:  # each shard holds the rows of its instances
+        for t in SHARDED_TABLES:
+            per_instance = expected_rows[t] // n_inst
+            problems += [f"{name}: {got} rows, expected {(stop - start) * per_instance} (instances {start}..{stop - 1})"
+                         for name, got, (start, stop) in zip(files[t].names, files[t].rows, ranges)
+                         if got != (stop - start) * per_instance]
+    detail = ", ".join(problems) if problems else (
+        f"{n_inst} instances in {len(ranges)} shards; every shard's rows add up" if len(ranges) > 1 else "")
+    if not report.add("row counts", not problems, detail):
         return report
     try:
         players = files["players"].read().to_pandas()
@@ -751,9 +865,10 @@ def _fresh_plan(report: VerifyReport, manifest: dict[str, Any], spec: TaskSpec, 
     return fresh if same else None
 
 
-def _verify_blocks(report: VerifyReport, files: dict[str, pq.ParquetFile], plan: TaskPlan, fresh: TaskPlan | None,
+def _verify_blocks(report: VerifyReport, files: dict[str, _Table], plan: TaskPlan, fresh: TaskPlan | None,
                    n_instances: int) -> None:
-    """Block by block: id and name columns, regenerated instances, term tables, f and the truth."""
+    """Row group by row group (a block, or the part of a block in one shard): id and name columns,
+    regenerated instances, term tables, f and the truth."""
     spec = plan.spec
     n, terms = plan.n_players, plan.terms
     pairs = plan.pairs()
@@ -768,7 +883,18 @@ def _verify_blocks(report: VerifyReport, files: dict[str, pq.ParquetFile], plan:
     ok = dict.fromkeys(names, True)
     problems: list[str] = []
     regenerated = fresh.blocks(n_instances) if fresh is not None else None
+    current: list[Any] = [None]  # the regenerated block that holds the row group being checked
     start = 0
+
+    def drawn(first: int, m: int) -> Any:
+        """The regenerated instances first..first+m-1 (fewer if they run past a block: then they differ)."""
+        block = current[0]
+        while block is None or first >= block.start + len(block):
+            block = current[0] = next(regenerated, None)
+            if block is None:
+                return None
+        lo = first - block.start
+        return block.target[lo:lo + m], block.split[lo:lo + m], {k: v[lo:lo + m] for k, v in block.inputs.items()}
 
     def expect(what: str, got: np.ndarray, want: np.ndarray) -> None:
         if not (np.shape(got) == np.shape(want) and np.array_equal(got, want)):
@@ -787,9 +913,9 @@ def _verify_blocks(report: VerifyReport, files: dict[str, pq.ParquetFile], plan:
         if spec.target == "classification":
             expect("instances.target (labels 0/1)", np.isin(target, (0, 1)), np.ones(m, dtype=bool))
         if regenerated is not None:
-            block = next(regenerated)
-            same = (np.array_equal(block.target, target) and np.array_equal(block.split, split)
-                    and all(np.array_equal(block.inputs[k], inputs[k]) for k in inputs))
+            want = drawn(start, m)
+            same = want is not None and (np.array_equal(want[0], target) and np.array_equal(want[1], split)
+                                         and all(np.array_equal(want[2][k], inputs[k]) for k in inputs))
             ok["regenerated"] &= same
         latents = plan.decode(inputs)
         close("f", f_stored, plan.f_star(latents))
@@ -929,7 +1055,7 @@ def summary(path: str | Path) -> dict[str, Any]:
     manifest = read_manifest(path)
     plan = _plan(manifest)
     players = plan.players()
-    mods = _read_table(path, "modalities", plan.spec).read().to_pandas()
+    mods = _read_table(path, "modalities", plan.spec, manifest).read().to_pandas()
     mean_abs = mods.assign(a=mods["shapley"].abs()).groupby("modality", sort=False)["a"].mean()
     shares = (mean_abs / mean_abs.sum()).reindex(list(plan.spec.modality_names)).fillna(0.0)
     return {

@@ -15,6 +15,8 @@ MANIFEST = "manifest.json"
 SUITE_MANIFEST = "suite.json"
 CARD = "README.md"
 TABLES = ("instances", "players", "terms", "attributions", "pairs", "modalities")
+#: The tables with rows per instance: split into shards in a sharded dataset (``players`` stays one file).
+SHARDED_TABLES = ("instances", "terms", "attributions", "pairs", "modalities")
 BIT_ORDER = ("entry b of a term's table is the term's value with players[j] present iff bit j of b is set "
              "(players[0] is the least significant bit); absent players decode to 0")
 
@@ -140,3 +142,78 @@ def schema_of(table: str, spec: TaskSpec) -> pa.Schema:
     ['instance_id', 'i', 'j', 'kind', 'sii']
     """
     return instances_schema(spec) if table == "instances" else SCHEMAS[table]
+
+
+def shard_name(table: str, shard: int, n_shards: int) -> str:
+    """The file name of one shard of a table, in the Hugging Face layout ``<table>-00000-of-00004.parquet``.
+
+    Parameters
+    ----------
+    table : str
+        One of ``SHARDED_TABLES``.
+    shard : int
+        The shard's number, ``0..n_shards-1``.
+    n_shards : int
+        The number of shards.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> shard_name("instances", 2, 4)
+    'instances-00002-of-00004.parquet'
+    """
+    return f"{table}-{shard:05d}-of-{n_shards:05d}.parquet"
+
+
+def table_files(table: str, n_shards: int = 1) -> list[str]:
+    """The files that hold a table: ``<table>.parquet`` unsharded, else one per shard in shard order.
+
+    Parameters
+    ----------
+    table : str
+        One of ``TABLES``.
+    n_shards : int
+        The dataset's number of shards (1: unsharded). ``players`` is one file whatever it is.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> table_files("terms")
+    ['terms.parquet']
+    >>> table_files("terms", 2)
+    ['terms-00000-of-00002.parquet', 'terms-00001-of-00002.parquet']
+    >>> table_files("players", 2)
+    ['players.parquet']
+    """
+    if n_shards == 1 or table not in SHARDED_TABLES:
+        return [f"{table}.parquet"]
+    return [shard_name(table, k, n_shards) for k in range(n_shards)]
+
+
+def dataset_files(n_shards: int = 1) -> list[str]:
+    """Every file a dataset's manifest lists (all but ``manifest.json`` itself), tables in ``TABLES`` order.
+
+    Parameters
+    ----------
+    n_shards : int
+        The dataset's number of shards (1: unsharded).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> dataset_files()
+    ['instances.parquet', 'players.parquet', 'terms.parquet', 'attributions.parquet', 'pairs.parquet', \
+'modalities.parquet', 'README.md']
+    >>> len(dataset_files(3))
+    17
+    """
+    return [name for t in TABLES for name in table_files(t, n_shards)] + [CARD]

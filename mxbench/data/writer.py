@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import hashlib
 import json
 import logging
@@ -15,7 +16,7 @@ import signal
 import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -24,11 +25,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mxbench.data.card import dataset_card
-from mxbench.data.schema import (BIT_ORDER, CARD, FORMAT, MANIFEST, SCHEMA_VERSION, SUITE_FORMAT, SUITE_MANIFEST,
-                                 TABLES, schema_of)
-from mxbench.errors import DatasetError
+from mxbench.data.schema import (BIT_ORDER, CARD, FORMAT, MANIFEST, SCHEMA_VERSION, SHARDED_TABLES, SUITE_FORMAT,
+                                 SUITE_MANIFEST, dataset_files, schema_of, shard_name)
+from mxbench.errors import DatasetError, MxbenchError, SpecError
 from mxbench.spec import TaskSpec, canonical_json
-from mxbench.task import SPLITS, Block, TaskPlan
+from mxbench.task import BLOCK, SPLITS, Block, TaskPlan
 
 PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 
@@ -640,32 +641,24 @@ def _strings(values: Any, indices: np.ndarray) -> pa.Array:
 
 
 class _TableWriters:
-    """One streaming ParquetWriter per table, a row group per block.
+    """One streaming ParquetWriter per per-instance table, a row group per block.
 
     Parquet encoding and compression run on one background thread (pyarrow releases the
     GIL) while the next block is generated; at most one block waits to be written, and
-    blocks are written in order, so the files are the same as with a serial writer.
+    blocks are written in order, so the files are the same as with a serial writer. Each
+    table goes to its sink: a file path, or an in-memory stream (a shard made on a worker).
     """
 
-    def __init__(self, folder: Path, plan: TaskPlan) -> None:
-        self.folder = folder
+    def __init__(self, plan: TaskPlan, sinks: Mapping[str, Any]) -> None:
         self.plan = plan
-        self.writers = {t: pq.ParquetWriter(folder / f"{t}.parquet", schema_of(t, plan.spec), **PARQUET_OPTIONS)
-                        for t in TABLES if t != "players"}
-        self.rows = {t: 0 for t in TABLES}
+        self.writers = {t: pq.ParquetWriter(sinks[t], schema_of(t, plan.spec), **PARQUET_OPTIONS)
+                        for t in SHARDED_TABLES}
+        self.rows = {t: 0 for t in SHARDED_TABLES}
         pairs = plan.pairs()
         self.pair_ids = pairs[["i", "j"]].to_numpy()
         self.pair_kinds = pairs["kind"].to_numpy().astype(str)
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: list[Future] = []
-
-    def write_players(self) -> None:
-        frame = self.plan.players()
-        schema = schema_of("players", self.plan.spec)
-        # from plain Arrow arrays: Table.from_pandas would store the pandas version in the file
-        table = pa.Table.from_arrays([pa.array(frame[f.name].to_numpy()).cast(f.type) for f in schema], schema=schema)
-        pq.write_table(table, self.folder / "players.parquet", **PARQUET_OPTIONS)
-        self.rows["players"] = len(frame)
 
     def write_block(self, block: Block) -> None:
         plan = self.plan
@@ -730,7 +723,7 @@ class _TableWriters:
                 w.close()
 
 
-def manifest_of(plan: TaskPlan, n_instances: int) -> dict[str, Any]:
+def manifest_of(plan: TaskPlan, n_instances: int, shards: list[tuple[int, int]] | None = None) -> dict[str, Any]:
     """The manifest of a dataset, without the file hashes.
 
     Parameters
@@ -739,6 +732,10 @@ def manifest_of(plan: TaskPlan, n_instances: int) -> dict[str, Any]:
         The task's plan.
     n_instances : int
         The number of instances written.
+    shards : list of (int, int), optional
+        The instance range ``[start, stop)`` of each shard (:func:`shard_ranges`); with more
+        than one, the manifest gets the key ``shards``, ``[{"start": ..., "stop": ...}, ...]``.
+        Unsharded (the default, or one range), there is no such key.
 
     Returns
     -------
@@ -750,13 +747,15 @@ def manifest_of(plan: TaskPlan, n_instances: int) -> dict[str, Any]:
     --------
     >>> from mxbench.generators.suites import suite_specs
     >>> m = manifest_of(TaskPlan.from_spec(suite_specs("smoke")[0]), 10)
-    >>> m["schema_version"], m["instances"], len(m["terms"])
-    (1, 10, 4)
+    >>> m["schema_version"], m["instances"], len(m["terms"]), "shards" in m
+    (1, 10, 4, False)
+    >>> manifest_of(TaskPlan.from_spec(suite_specs("smoke")[0]), 10, [(0, 5), (5, 10)])["shards"]
+    [{'start': 0, 'stop': 5}, {'start': 5, 'stop': 10}]
     """
     from mxbench._version import __version__
 
     spec = plan.spec
-    return {
+    manifest = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "mxbench_version": __version__,
@@ -774,37 +773,291 @@ def manifest_of(plan: TaskPlan, n_instances: int) -> dict[str, Any]:
         "splits": list(SPLITS),
         "bit_order": BIT_ORDER,
     }
+    if shards is not None and len(shards) > 1:
+        manifest["shards"] = [{"start": int(a), "stop": int(b)} for a, b in shards]
+    return manifest
 
 
-def _write_task(plan: TaskPlan, n_instances: int, folder: Path, progress: Any = None) -> dict[str, Any]:
-    writers = _TableWriters(folder, plan)
+def check_shards(shards: Any, n_instances: int, task: str | None = None) -> int:
+    """Check a number of shards for a task of ``n_instances`` instances and return it as an int.
+
+    Parameters
+    ----------
+    shards : int
+        The number of shards asked for.
+    n_instances : int
+        The task's number of instances: every shard holds at least one.
+    task : str, optional
+        The task's name, for the message.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    SpecError
+        ``shards`` is not an integer (a bool, a float, a string) or is not in ``1..n_instances``;
+        the message names ``shards`` and the value.
+
+    Examples
+    --------
+    >>> check_shards(4, 100)
+    4
+    >>> check_shards(0, 100)
+    Traceback (most recent call last):
+    ...
+    mxbench.errors.SpecError: shards: expected an integer from 1 to 100 (the number of instances), got 0
+    """
+    of = f" of task {task!r}" if task else ""
+    if isinstance(shards, (bool, np.bool_)) or not isinstance(shards, (int, np.integer)):
+        raise SpecError("shards", f"expected an integer from 1 to {n_instances} (the number of instances{of}), "
+                        f"got {shards!r}")
+    if not 1 <= shards <= n_instances:
+        raise SpecError("shards", f"expected an integer from 1 to {n_instances} (the number of instances{of}), "
+                        f"got {int(shards)}")
+    return int(shards)
+
+
+def shard_ranges(n_instances: int, shards: int = 1) -> list[tuple[int, int]]:
+    """The instance range ``[start, stop)`` of each shard of a task: contiguous, in order, none empty.
+
+    Shards are cut at block boundaries (multiples of ``BLOCK``, 4096) with the blocks spread
+    as evenly as they go, so a shard is a run of whole blocks (the last one possibly short, as
+    unsharded). Only when there are more shards than blocks are they cut inside blocks, into
+    near-equal runs of instances. Either way every instance has the values it has unsharded:
+    a block is drawn whole from its own random stream and then cut.
+
+    Parameters
+    ----------
+    n_instances : int
+        The task's number of instances.
+    shards : int
+        The number of shards, ``1..n_instances`` (:func:`check_shards`).
+
+    Returns
+    -------
+    list of (int, int)
+
+    Raises
+    ------
+    SpecError
+        ``shards`` is not an integer in ``1..n_instances``.
+
+    Examples
+    --------
+    >>> shard_ranges(10_000, 2)
+    [(0, 4096), (4096, 10000)]
+    >>> shard_ranges(10, 3)
+    [(0, 3), (3, 6), (6, 10)]
+    """
+    shards = check_shards(shards, n_instances)
+    blocks = -(-n_instances // BLOCK)
+    if shards <= blocks:
+        cuts = [min(n_instances, BLOCK * (k * blocks // shards)) for k in range(shards + 1)]
+    else:
+        cuts = [k * n_instances // shards for k in range(shards + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _write_players(plan: TaskPlan, path: Path) -> int:
+    frame = plan.players()
+    schema = schema_of("players", plan.spec)
+    # from plain Arrow arrays: Table.from_pandas would store the pandas version in the file
+    table = pa.Table.from_arrays([pa.array(frame[f.name].to_numpy()).cast(f.type) for f in schema], schema=schema)
+    pq.write_table(table, path, **PARQUET_OPTIONS)
+    return len(frame)
+
+
+def _stream_shard(plan: TaskPlan, start: int, stop: int, sinks: Mapping[str, Any],
+                  progress: Any = None) -> dict[str, int]:
+    """Generate instances ``start..stop-1`` block by block into one sink per per-instance table; their rows."""
+    writers = _TableWriters(plan, sinks)
     try:
-        writers.write_players()
-        for block in plan.blocks(n_instances):
+        for block in plan.blocks(stop, start=start):
             writers.write_block(block)
             if progress is not None:
                 progress.update(len(block))
     finally:
         writers.close()
-    manifest = manifest_of(plan, n_instances)
-    (folder / CARD).write_text(dataset_card(manifest), encoding="utf-8")
+    return writers.rows
+
+
+def _versions() -> dict[str, str]:
+    """What the bytes of a shard depend on besides the spec: the versions of mxbench, pyarrow and numpy."""
+    from mxbench._version import __version__
+
+    return {"mxbench": __version__, "pyarrow": pa.__version__, "numpy": np.__version__}
+
+
+@functools.lru_cache(maxsize=4)
+def _plan_of(spec_json: str) -> TaskPlan:
+    return TaskPlan.from_spec(TaskSpec.from_dict(json.loads(spec_json)))
+
+
+def shard_parquet(spec: Mapping[str, Any], start: int, stop: int, spec_hash: str | None = None) -> dict[str, Any]:
+    """Generate instances ``start..stop-1`` of a task and return that shard's tables as Parquet bytes.
+
+    What a Dask worker runs for ``write(..., scheduler=...)``: the bytes are those the local
+    writer puts in the shard's files (the same plan, blocks and Parquet options), and the
+    client writes them; a worker never touches the client's disk. The plan is drawn from the
+    spec on the worker (and kept for its next shards of the same spec).
+
+    Parameters
+    ----------
+    spec : dict
+        The task's spec as a dict (``TaskSpec.to_dict()``, instance count included).
+    start, stop : int
+        The shard's instance range ``[start, stop)``.
+    spec_hash : str, optional
+        The spec hash the client expects; a worker whose spec hashes otherwise refuses.
+
+    Returns
+    -------
+    dict
+        ``tables``: table name -> the Parquet file's bytes (``SHARDED_TABLES``); ``rows``:
+        table name -> rows; ``versions``: the mxbench, pyarrow and numpy versions that made
+        them.
+
+    Raises
+    ------
+    SpecError
+        The spec is invalid or does not have ``spec_hash``.
+
+    Examples
+    --------
+    >>> from mxbench.generators.suites import suite_specs
+    >>> out = shard_parquet(suite_specs("smoke")[0].with_overrides(instances=10).to_dict(), 4, 10)
+    >>> out["rows"]["instances"], out["tables"]["instances"][:4]
+    (6, b'PAR1')
+    """
+    plan = _plan_of(canonical_json(dict(spec)))
+    if spec_hash is not None and plan.spec.spec_hash() != spec_hash:
+        raise SpecError("spec", f"hashes to {plan.spec.spec_hash()[:12]} on this worker, the client's is "
+                        f"{spec_hash[:12]}")
+    sinks = {t: pa.BufferOutputStream() for t in SHARDED_TABLES}
+    rows = _stream_shard(plan, start, stop, sinks)
+    return {"tables": {t: sinks[t].getvalue().to_pybytes() for t in SHARDED_TABLES}, "rows": rows,
+            "versions": _versions()}
+
+
+def _shard_file(table: str, shard: int, n_shards: int) -> str:
+    return f"{table}.parquet" if n_shards == 1 else shard_name(table, shard, n_shards)
+
+
+def _file_info(path: Path, rows: int | None) -> dict[str, Any]:
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": rows}
+
+
+def _local_shards(plan: TaskPlan, ranges: list[tuple[int, int]], folder: Path, progress: Any) -> dict[str, dict]:
+    """Each shard in turn, streamed block by block into its files: one block in memory at a time."""
     files = {}
-    for name in [f"{t}.parquet" for t in TABLES] + [CARD]:
-        files[name] = {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size,
-                       "rows": writers.rows.get(name.removesuffix(".parquet"))}
-    manifest["files"] = files
+    for k, (start, stop) in enumerate(ranges):
+        names = {t: _shard_file(t, k, len(ranges)) for t in SHARDED_TABLES}
+        rows = _stream_shard(plan, start, stop, {t: folder / name for t, name in names.items()}, progress)
+        files.update({name: _file_info(folder / name, rows[t]) for t, name in names.items()})
+    return files
+
+
+def _cluster_shards(client: Any, plan: TaskPlan, ranges: list[tuple[int, int]], folder: Path,
+                    progress: Any) -> dict[str, dict]:
+    """Each shard made on a Dask worker and returned as bytes; the client writes the files as they arrive.
+
+    At most two shards per worker thread are submitted or waiting at any time, and each
+    result is released once written, so neither the client nor the workers hold more than a
+    few shards whatever their number.
+    """
+    from distributed import as_completed
+
+    from mxbench.cluster import SchedulerError
+
+    spec_doc, spec_hash, mine = plan.spec.to_dict(), plan.spec.spec_hash(), _versions()
+    window = max(2, 2 * sum(client.nthreads().values()))
+    todo = iter(enumerate(ranges))
+    live: dict[str, tuple[int, Any]] = {}  # key -> (shard, future) of the shards submitted and not yet written
+    running = as_completed()
+
+    def submit() -> None:
+        item = next(todo, None)
+        if item is not None:
+            k, (start, stop) = item
+            future = client.submit(shard_parquet, spec_doc, start, stop, spec_hash,
+                                   key=f"mxbench-shard-{spec_hash[:12]}-{k}-{secrets.token_hex(4)}")
+            live[future.key] = (k, future)
+            running.add(future)
+
+    files = {}
+    try:
+        for _ in range(window):
+            submit()
+        for future in running:
+            k, _ = live.pop(future.key)
+            try:
+                result = future.result()
+            except MxbenchError:
+                raise
+            except Exception as e:  # a worker that died, cannot import mxbench, ran out of memory, ...
+                raise SchedulerError(f"scheduler: shard {k} (instances {ranges[k][0]}..{ranges[k][1] - 1}) failed "
+                                     f"on the cluster: {type(e).__name__}: {e}") from e
+            future.release()
+            if result["versions"] != mine:
+                raise SchedulerError(f"scheduler: a worker runs {result['versions']}, this process {mine}: the "
+                                     "shards would differ from local generation; install the same versions there")
+            start, stop = ranges[k]
+            for t in SHARDED_TABLES:
+                name = _shard_file(t, k, len(ranges))
+                data = result["tables"][t]
+                (folder / name).write_bytes(data)
+                files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                               "rows": result["rows"][t]}
+            del result
+            if progress is not None:
+                progress.update(stop - start)
+            submit()
+    finally:
+        running.clear()
+        if live:
+            with suppress(Exception):
+                client.cancel([future for _, future in live.values()])
+    return files
+
+
+def _write_task(plan: TaskPlan, n_instances: int, folder: Path, progress: Any = None, shards: int = 1,
+                client: Any = None) -> dict[str, Any]:
+    ranges = shard_ranges(n_instances, shards)
+    players = folder / "players.parquet"
+    files = {players.name: _file_info(players, _write_players(plan, players))}
+    if client is None:
+        files.update(_local_shards(plan, ranges, folder, progress))
+    else:
+        files.update(_cluster_shards(client, plan, ranges, folder, progress))
+    manifest = manifest_of(plan, n_instances, ranges)
+    (folder / CARD).write_text(dataset_card(manifest), encoding="utf-8")
+    files[CARD] = _file_info(folder / CARD, None)
+    manifest["files"] = {name: files[name] for name in dataset_files(len(ranges))}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
 
 
 def write(spec: TaskSpec | Mapping[str, Any] | str, out: str | Path, *, instances: int | None = None,
-          seed: int | None = None, overwrite: bool = False, progress: bool = False) -> Path:
+          seed: int | None = None, overwrite: bool = False, progress: bool = False, shards: int = 1,
+          scheduler: Any = None) -> Path:
     """Generate a task, or every task of a named suite, straight to a Parquet dataset folder.
 
     Instances stream through in blocks, so memory stays flat however many there are. The
     folder appears only when everything is written (temp folder, then rename); on any
     error nothing is left behind. The same spec, seed and mxbench version give
     byte-identical files.
+
+    With ``shards=K`` each task's instances are split into ``K`` contiguous ranges
+    (:func:`shard_ranges`) generated independently, and every per-instance table is written
+    as ``K`` files in the Hugging Face layout, ``instances-00000-of-0000K.parquet`` and so on
+    (``players.parquet`` stays one file); the manifest lists each file and the ranges, and the
+    values are those of the unsharded dataset. ``shards=1`` writes the unsharded layout. With
+    a ``scheduler`` (or :data:`~mxbench.cluster.SCHEDULER_ENV` set) the shards are generated on
+    a Dask cluster, each on a worker as Parquet bytes that this process writes: the files are
+    byte-identical to those written here with the same ``shards``. Without one they are
+    generated here one after the other.
 
     Parameters
     ----------
@@ -819,11 +1072,29 @@ def write(spec: TaskSpec | Mapping[str, Any] | str, out: str | Path, *, instance
         Replace ``out`` if it exists (otherwise that is an error).
     progress : bool
         Show a progress bar on stderr.
+    shards : int
+        The number of shards of each task, from 1 (the default: one file per table) to its
+        number of instances.
+    scheduler : str or distributed.Client, optional
+        ``"local:N"``, a Dask scheduler's address or a connected client
+        (:func:`~mxbench.cluster.resolve_scheduler`): generate the shards on that cluster.
+        Default: the environment variable ``MXBENCH_SCHEDULER``, else here.
 
     Returns
     -------
     Path
         ``out``.
+
+    Raises
+    ------
+    SpecError
+        A bad spec, or ``shards`` not an integer from 1 to a task's number of instances
+        (nothing is written).
+    SchedulerError
+        The scheduler is malformed or cannot be reached, or a worker runs other versions of
+        mxbench, pyarrow or numpy (nothing is left behind).
+    DatasetError
+        ``out`` exists (and ``overwrite`` is False or it is not mxbench's), or cannot be written.
 
     Examples
     --------
@@ -831,8 +1102,14 @@ def write(spec: TaskSpec | Mapping[str, Any] | str, out: str | Path, *, instance
     >>> out = write("smoke", os.path.join(tempfile.mkdtemp(), "smoke"), instances=16)
     >>> sorted(os.listdir(out))
     ['smoke-img-txt', 'smoke-mix3', 'smoke-tab-txt', 'suite.json']
+    >>> from mxbench.generators.suites import suite_specs
+    >>> out = write(suite_specs("smoke")[0], os.path.join(tempfile.mkdtemp(), "t"), instances=10, shards=2)
+    >>> sorted(os.listdir(out))[:3]
+    ['README.md', 'attributions-00000-of-00002.parquet', 'attributions-00001-of-00002.parquet']
     """
     from tqdm.auto import tqdm
+
+    from mxbench.cluster import dask_client, resolve_scheduler
 
     if isinstance(spec, str):
         from mxbench.generators.suites import suite_specs
@@ -842,23 +1119,29 @@ def write(spec: TaskSpec | Mapping[str, Any] | str, out: str | Path, *, instance
         specs, suite = [spec if isinstance(spec, TaskSpec) else TaskSpec.from_dict(spec)], None
     if instances is not None or seed is not None:
         specs = [s.with_overrides(seed=seed, instances=instances) for s in specs]
+    for s in specs:
+        shards = check_shards(shards, s.instances, s.name if suite else None)
+    scheduler = resolve_scheduler(scheduler)
     plans = [TaskPlan.from_spec(s) for s in specs]
     total = sum(s.instances for s in specs)
-    with atomic_dir(out, overwrite) as tmp, tqdm(total=total, unit="inst", disable=not progress,
-                                                 desc=suite or specs[0].name) as bar:
+    with ExitStack() as stack:
+        client = stack.enter_context(dask_client(scheduler)) if scheduler is not None else None
+        tmp = stack.enter_context(atomic_dir(out, overwrite))
+        bar = stack.enter_context(tqdm(total=total, unit="inst", disable=not progress, desc=suite or specs[0].name))
         if suite is None:
-            _write_task(plans[0], specs[0].instances, tmp, bar)
+            _write_task(plans[0], specs[0].instances, tmp, bar, shards, client)
         else:
             tasks = []
             for plan in plans:
                 folder = tmp / plan.spec.name
                 folder.mkdir()
-                _write_task(plan, plan.spec.instances, folder, bar)
+                _write_task(plan, plan.spec.instances, folder, bar, shards, client)
                 tasks.append({"name": plan.spec.name, "manifest_sha256": sha256_file(folder / MANIFEST)})
             doc = {"format": SUITE_FORMAT, "schema_version": SCHEMA_VERSION, "suite": suite, "tasks": tasks}
             (tmp / SUITE_MANIFEST).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return Path(out)
 
 
-__all__ = ["write", "sha256_file", "atomic_dir", "check_replaceable", "clean_stale_temporaries", "raise_on_sigterm",
+__all__ = ["write", "shard_ranges", "check_shards", "shard_parquet",
+           "sha256_file", "atomic_dir", "check_replaceable", "clean_stale_temporaries", "raise_on_sigterm",
            "Terminated", "manifest_of", "canonical_json"]

@@ -40,7 +40,7 @@ from mxbench.explainers.base import BudgetedGame, Explainer, MissingDependencyEr
 from mxbench.explainers.params import check_bool, check_choice, check_int
 
 __all__ = ["MissingDependencyError", "ShapExplainer", "ShapiqApproximator", "ShapiqExplainer", "CaptumExplainer",
-           "ADAPTERS", "make_adapter"]
+           "ADAPTERS", "LIBRARIES", "make_adapter"]
 
 def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(2**31 - 1))
@@ -642,7 +642,12 @@ class CaptumExplainer(Explainer):
 
 
 # ---------------------------------------------------------------------- registry
-#: ``"library:method"`` -> (adapter class, the parameter naming the method).
+#: The libraries whose names prefix an adapter name: ``shap:<explainer class>``,
+#: ``shapiq:<approximator class>`` (or ``shapiq:<explainer class>``), ``captum:<attribution class>``.
+#: A spec name with one of these prefixes names an adapter, never an import path.
+LIBRARIES = ("shap", "shapiq", "captum")
+#: ``"library:method"`` -> (adapter class, the parameter naming the method). ``shapiq:<name>`` also
+#: takes any other approximator class of ``shapiq.approximator`` (:func:`make_adapter`).
 ADAPTERS: dict[str, tuple[type, str]] = {
     **{f"shap:{m}": (ShapExplainer, "method") for m in SHAP_METHODS},
     "shapiq:ExactComputer": (ShapiqApproximator, "approximator"),
@@ -658,6 +663,9 @@ ADAPTERS: dict[str, tuple[type, str]] = {
 def make_adapter(name: str, **params: Any) -> Explainer:
     """Build the adapter called ``"library:method"`` (a key of :data:`ADAPTERS`) with ``params``.
 
+    ``shapiq:<Name>`` also builds a :class:`ShapiqApproximator` for any other approximator class
+    ``Name`` of ``shapiq.approximator`` (checked there, so shapiq is imported for it).
+
     Raises
     ------
     ExplainerError
@@ -670,6 +678,12 @@ def make_adapter(name: str, **params: Any) -> Explainer:
     >>> make_adapter("shapiq:KernelSHAPIQ", index="k-SII").name
     'shapiq:KernelSHAPIQ'
     """
+    lib, _, method = name.partition(":")
+    if name not in ADAPTERS and lib == "shapiq" and method.isidentifier():  # another shapiq approximator
+        approximators = require_package("shapiq.approximator", f"the adapter {name}")
+        cls, base = getattr(approximators, method, None), getattr(approximators, "Approximator")
+        if isinstance(cls, type) and issubclass(cls, base) and cls is not base:
+            return ShapiqApproximator(**{"approximator": method, **params})
     if name not in ADAPTERS:
         raise ExplainerError(f"adapter: unknown adapter {name!r} (choose from {', '.join(ADAPTERS)})")
     cls, key = ADAPTERS[name]

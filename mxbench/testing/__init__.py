@@ -9,6 +9,8 @@
   counterexamples (needs ``hypothesis``, in the ``test`` extra).
 - :mod:`mxbench.testing.plugin`: the pytest plugin with the fixtures ``planted_game`` and
   ``planted_task``.
+- :mod:`mxbench.testing.examples`: explainers of an author's own (a function of the game, a
+  duck-typed class, an ``Explainer`` subclass) that the runner's grid takes by import path.
 
 Names are imported on first use, so importing this package (as the pytest plugin does) loads
 neither hypothesis nor the checks.

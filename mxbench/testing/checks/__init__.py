@@ -31,7 +31,12 @@ claim               what is checked, on every game where it applies             
 all zero), so thresholds are relative and lie in ``[0, 1]``. The axioms are measured by
 :mod:`mxbench.validation.axioms` and recovery by :mod:`mxbench.validation.recovery`: one piece
 of code per idea. A check that has nothing to look at on a game (no symmetric pair, no dummy) is
-*not applicable* there. Every run also checks that ``explain`` returns a well-formed
+*not applicable* there. With ``claims="all"`` a claim that does not apply to the explainer at all
+is reported *not applicable* with its ``reason``, not failed: the pair claims when it gives no pair
+interactions, ``budget`` and ``determinism`` when it has no such parameter;
+:func:`parametrize_with_checks` skips those cases with the reason. ``check_explainer`` also takes a
+plain function of the game or an object with ``explain(game)``
+(:func:`~mxbench.explainers.as_explainer`). Every run also checks that ``explain`` returns a well-formed
 :class:`~mxbench.explainers.base.Explanation` with finite values (check ``explains``).
 
 A failed check reports its **smallest counterexample**: the first failing game in size order

@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 
 from mxbench.explainers.base import Explanation, clone
-from mxbench.testing.checks.running import _NA, _Case, _main_or_na, _Outcome, _rel, _scale
+from mxbench.testing.checks.running import _NA, _Case, _main_or_na, _no_pairs, _Outcome, _rel, _scale
 from mxbench.testing.checks.text import _error_text, _fmt, _fmt_array
 
 
@@ -60,12 +60,12 @@ def _check_dummy(case: _Case, t: float) -> _Outcome:
     return _axiom(case, t, "dummy", detail)
 
 
-def _check_sii_symmetry(case: _Case, t: float) -> _Outcome:
+def _check_sii_symmetry(case: _Case, t: float, lenient: bool = False) -> _Outcome:
     e = _main_or_na(case)
     if e is None:
         return _NA
     if not e.interactions:
-        return _Outcome("fail", float("nan"), "  the explanation gives no pair interactions")
+        return _no_pairs(e, lenient)
     tr = case.truth
 
     def detail(e: Explanation) -> str:

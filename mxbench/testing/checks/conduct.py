@@ -98,7 +98,7 @@ def _check_explains(case: _Case, t: Any, budget_checked: bool = True) -> _Outcom
     run = case.main
     if run.error is not None:
         if isinstance(run.error, BudgetExceeded) and budget_checked:
-            return _NA
+            return _Outcome("n/a", detail="explain went past its budget, which the budget check judges")
         return _Outcome("fail", float("nan"), f"  explain raised {_error_text(run.error)}")
     e = run.explanation
     tr = case.truth

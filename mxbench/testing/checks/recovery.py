@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mxbench.testing.checks.running import _NA, _Case, _main_or_na, _Outcome
+from mxbench.testing.checks.running import _NA, _Case, _main_or_na, _no_pairs, _Outcome
 from mxbench.testing.checks.text import _fmt, _fmt_array
 
 
-def _check_interaction_sign(case: _Case, t: float) -> _Outcome:
+def _check_interaction_sign(case: _Case, t: float, lenient: bool = False) -> _Outcome:
     from mxbench.validation import recovery
 
     e = _main_or_na(case)
@@ -16,7 +16,7 @@ def _check_interaction_sign(case: _Case, t: float) -> _Outcome:
         return _NA
     rows = recovery.pair_kind_accuracy(e, case.truth)
     if not rows:
-        return _Outcome("fail", float("nan"), "  the explanation gives no pair interactions")
+        return _no_pairs(e, lenient)
     value = rows[0]["value"]
     if not np.isfinite(value):
         return _NA
@@ -35,7 +35,7 @@ def _check_interaction_sign(case: _Case, t: float) -> _Outcome:
     return _Outcome("fail", value, f"  pair kinds read right: {_fmt(value)} < threshold {t:g}\n" + "\n".join(lines))
 
 
-def _check_recovery(case: _Case, t: float, metric: str) -> _Outcome:
+def _check_recovery(case: _Case, t: float, metric: str, lenient: bool = False) -> _Outcome:
     from mxbench.validation import METRICS
 
     e = _main_or_na(case)
@@ -43,6 +43,8 @@ def _check_recovery(case: _Case, t: float, metric: str) -> _Outcome:
         return _NA
     rows = [r for r in METRICS[metric](e, case.truth) if r["metric"] == metric]
     if not rows:
+        if lenient and e.interactions is None:
+            return _no_pairs(e, lenient)
         return _Outcome("fail", float("nan"), f"  {metric} needs pair interactions; the explanation gives none")
     value = rows[0]["value"]
     if not np.isfinite(value):

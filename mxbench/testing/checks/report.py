@@ -23,7 +23,11 @@ class CheckResult:
     check : str
         The claim checked (``explains`` for the basic check).
     status : {"passed", "failed", "not applicable"}
-        ``not applicable`` when no game had anything to check.
+        ``not applicable`` when the claim does not apply to the explainer (pair claims on an
+        explainer that gives no pairs, under ``claims="all"``; ``budget`` or ``determinism``
+        without that parameter) or no game had anything to check; ``reason`` says which. Not a
+        failure: :attr:`passed` is True, and :func:`~mxbench.testing.checks.parametrize_with_checks`
+        skips the test case with the reason.
     threshold : float or None
         The threshold used.
     value : float
@@ -36,12 +40,18 @@ class CheckResult:
         The games on which it failed, smallest first.
     counterexample : str
         The smallest failing game and the numbers ("" when passed).
+    reason : str
+        Why the check is not applicable ("" otherwise).
 
     Examples
     --------
     >>> r = CheckResult("efficiency", "failed", 1e-6, 0.5, 6, ["unique-3#0"], "...")
     >>> r.passed, r.line()
     (False, 'efficiency        failed          threshold 1e-06  value 0.5     games 6 (failed on 1)')
+    >>> r = CheckResult("sii_symmetry", "not applicable", 1e-6, float("nan"), 0,
+    ...                 reason="the explanation gives no pair interactions")
+    >>> r.passed, r.line()[-45:]
+    (True, ' - the explanation gives no pair interactions')
     """
 
     check: str
@@ -51,6 +61,7 @@ class CheckResult:
     games: int
     failed_games: list[str] = field(default_factory=list)
     counterexample: str = ""
+    reason: str = ""
 
     @property
     def passed(self) -> bool:
@@ -61,8 +72,9 @@ class CheckResult:
         """One line: check, status, threshold, value, games."""
         thr = "-" if self.threshold is None else f"{self.threshold:g}"
         failed = f" (failed on {len(self.failed_games)})" if self.failed_games else ""
+        why = f" - {self.reason}" if self.status == "not applicable" and self.reason else ""
         return (f"{self.check:<17} {self.status:<15} threshold {thr:<6} value {_fmt(self.value):<7} "
-                f"games {self.games}{failed}")
+                f"games {self.games}{failed}{why}")
 
 
 @dataclass
@@ -94,10 +106,15 @@ class CheckReport:
         return [r for r in self.results if not r.passed]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per check: ``explainer, check, status, threshold, value, games, failed_games``."""
+        """One row per check: ``explainer, check, status, threshold, value, games, failed_games, reason``."""
         return pd.DataFrame([{"explainer": self.explainer, "check": r.check, "status": r.status,
                               "threshold": r.threshold, "value": r.value, "games": r.games,
-                              "failed_games": ", ".join(r.failed_games)} for r in self.results])
+                              "failed_games": ", ".join(r.failed_games), "reason": r.reason} for r in self.results])
+
+    @property
+    def not_applicable(self) -> list[CheckResult]:
+        """The checks that did not apply, each with its ``reason``."""
+        return [r for r in self.results if r.status == "not applicable"]
 
     def failure_message(self) -> str:
         """Every failed check with its smallest counterexample ("" when all passed)."""
@@ -141,8 +158,35 @@ def _label(explainer: Explainer) -> str:
         except Exception:  # noqa: BLE001
             same = False
         if not same or (k == 0 and isinstance(v, str)):
-            changed.append(f"{name}={v!r}")
+            changed.append(f"{name}={_short(v)}")
     return f"{type(explainer).__name__}({', '.join(changed)})"
+
+
+def _short(value: Any) -> str:
+    """A parameter as a label shows it: a function or class by its name, an object without a repr of
+    its own by its class, never a memory address (labels are test ids, the same in every process).
+
+    Examples
+    --------
+    >>> _short(np.mean), _short(3), _short(object())
+    ('mean', '3', 'object(...)')
+    """
+    import inspect
+
+    if isinstance(value, type) or inspect.isroutine(value):
+        return str(getattr(value, "__qualname__", getattr(value, "__name__", type(value).__name__)))
+    text = repr(value)
+    return f"{type(value).__name__}(...)" if " at 0x" in text else text
+
+
+def _na_reason(outcomes: list[tuple[_Case, _Outcome]]) -> str:
+    """Why a check applied on no game: the reason its outcomes give, else what the games lacked."""
+    reasons = list(dict.fromkeys(o.detail.strip() for _, o in outcomes if o.detail.strip()))
+    if reasons:
+        return "; ".join(reasons)
+    if outcomes and all(c.main.error is not None for c, _ in outcomes):
+        return "explain failed on every game (see the explains check)"
+    return "no game had anything to check"
 
 
 def _verdict(claim: str, threshold: Any, outcomes: list[tuple[_Case, _Outcome]]) -> CheckResult:
@@ -165,7 +209,7 @@ def _verdict(claim: str, threshold: Any, outcomes: list[tuple[_Case, _Outcome]])
             value = float(values.max()) if values.size else float("nan")
         passed = not failed
     if not applied:
-        return CheckResult(claim, "not applicable", threshold, float("nan"), 0)
+        return CheckResult(claim, "not applicable", threshold, float("nan"), 0, reason=_na_reason(outcomes))
     if passed:
         return CheckResult(claim, "passed", threshold, value, len(applied))
     if base == "recovery" and not failed:  # the mean fails: the games below threshold are the counterexamples

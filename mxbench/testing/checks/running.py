@@ -89,6 +89,16 @@ class _Outcome:
 
 
 _NA = _Outcome("n/a")
+#: The reason of a pair claim that does not apply: the explainer gives attributions only.
+NO_PAIRS = "the explainer gives no pair interactions (attributions only)"
+
+
+def _no_pairs(e: Explanation, lenient: bool) -> _Outcome:
+    """The outcome of a pair check on an explanation without pairs: not applicable when the claim
+    was not named by the user (``claims="all"``), else a failure."""
+    if lenient and e.interactions is None:
+        return _Outcome("n/a", detail=NO_PAIRS)
+    return _Outcome("fail", float("nan"), "  the explanation gives no pair interactions")
 
 
 def _main_or_na(case: _Case) -> Explanation | None:

@@ -9,7 +9,8 @@ from mxbench.explainers.base import Explainer
 from mxbench.task import PlantedGame, Task
 from mxbench.testing.checks.axioms import (_check_dummy, _check_efficiency, _check_linearity, _check_sii_symmetry,
                                            _check_symmetry)
-from mxbench.testing.checks.claims import DEFAULT_RECOVERY_METRIC, ClaimError, _base, resolve_claims
+from mxbench.testing.checks.claims import (CLAIMS, DEFAULT_RECOVERY_METRIC, DEFAULT_THRESHOLDS, ClaimError, _base,
+                                           resolve_claims)
 from mxbench.testing.checks.conduct import _check_budget, _check_determinism, _check_explains
 from mxbench.testing.checks.games import PlantedCase, check_games
 from mxbench.testing.checks.recovery import _check_interaction_sign, _check_recovery
@@ -17,11 +18,19 @@ from mxbench.testing.checks.report import CheckReport, CheckResult, _label, _ver
 from mxbench.testing.checks.running import _Case, _Outcome
 
 
-def _checker(claim: str) -> Callable[[_Case, Any], _Outcome]:
+#: The claims about pair interactions: not applicable to an explainer that gives none, when the
+#: claim comes from ``claims="all"`` (a claim the user names is checked, and fails without pairs).
+PAIR_CLAIMS = ("sii_symmetry", "interaction_sign", "recovery@pair_precision", "recovery@pair_kind_accuracy")
+
+
+def _checker(claim: str, lenient: bool = False) -> Callable[[_Case, Any], _Outcome]:
     base = _base(claim)
     if base == "recovery":
         metric = claim.split("@", 1)[1] if "@" in claim else DEFAULT_RECOVERY_METRIC
-        return functools.partial(_check_recovery, metric=metric)
+        return functools.partial(_check_recovery, metric=metric, lenient=lenient)
+    if claim in PAIR_CLAIMS:
+        return functools.partial({"sii_symmetry": _check_sii_symmetry,
+                                  "interaction_sign": _check_interaction_sign}[claim], lenient=lenient)
     return {"efficiency": _check_efficiency, "symmetry": _check_symmetry, "dummy": _check_dummy,
             "linearity": _check_linearity, "sii_symmetry": _check_sii_symmetry,
             "interaction_sign": _check_interaction_sign, "budget": _check_budget,
@@ -49,9 +58,46 @@ def _as_cases(explainer: Explainer, games: Sequence[Any] | None) -> list[_Case]:
     return [_Case(explainer, g) for g in chosen]
 
 
-def _run_check(claim: str, threshold: Any, cases: list[_Case], budget_checked: bool) -> CheckResult:
-    """Run one check on every game and judge it."""
-    fn = _checker(claim)
+def _checkable(explainer: Any) -> Any:
+    """A function of the game or an object with ``explain(game)`` as an explainer
+    (:func:`~mxbench.explainers.as_explainer`); anything else as it is (checked by :func:`resolve_claims`)."""
+    from mxbench.explainers.wrap import _has_explain, _is_mxbench_explainer, as_explainer
+
+    if isinstance(explainer, type) or _is_mxbench_explainer(explainer):
+        return explainer
+    if callable(explainer) or _has_explain(explainer):
+        return as_explainer(explainer)
+    return explainer
+
+
+def _not_applicable(explainer: Any, claims: Any, resolved: dict[str, Any]) -> list[CheckResult]:
+    """With ``claims="all"``: the conduct claims that do not apply to ``explainer``, as not-applicable results."""
+    from mxbench.explainers.wrap import FunctionExplainer
+
+    if not (isinstance(claims, str) and claims == "all"):
+        return []
+    params = explainer.get_params()
+    if isinstance(explainer, FunctionExplainer):
+        why = {"budget": f"{explainer.name} takes no budget keyword",
+               "determinism": f"{explainer.name} takes neither rng nor random_state"}
+    else:
+        name = type(explainer).__name__
+        why = {"budget": f"{name} has no budget parameter", "determinism": f"{name} has no random_state parameter"}
+    lacks = {"budget": "budget" not in params, "determinism": "random_state" not in params}
+    return [CheckResult(c, "not applicable", DEFAULT_THRESHOLDS[c], float("nan"), 0, reason=why[c])
+            for c in ("budget", "determinism") if lacks[c] and c not in resolved]
+
+
+def _ordered(results: list[CheckResult]) -> list[CheckResult]:
+    """``explains`` first, then the claims in :data:`CLAIMS` order."""
+    order = {c: k for k, c in enumerate(("explains", *CLAIMS))}
+    return sorted(results, key=lambda r: order[_base(r.check)])
+
+
+def _run_check(claim: str, threshold: Any, cases: list[_Case], budget_checked: bool,
+               lenient: bool = False) -> CheckResult:
+    """Run one check on every game and judge it (``lenient``: a pair claim without pairs does not apply)."""
+    fn = _checker(claim, lenient)
     if claim == "explains":
         fn = functools.partial(fn, budget_checked=budget_checked)
     return _verdict(claim, threshold, [(c, fn(c, threshold)) for c in cases])
@@ -69,12 +115,19 @@ def check_explainer(explainer: Any, *, claims: Any = None, games: Sequence[Any] 
 
     Parameters
     ----------
-    explainer : Explainer
+    explainer : Explainer, function or object with ``explain(game)``
         A black-box mxbench explainer instance (``explain(game) -> Explanation``): one of
-        mxbench's, an adapter (:mod:`mxbench.explainers.adapters`) or your own subclass.
+        mxbench's, an adapter (:mod:`mxbench.explainers.adapters`) or your own subclass; a plain
+        function of the game or a duck-typed object is wrapped by
+        :func:`~mxbench.explainers.as_explainer` first.
     claims : None, "all", iterable of str, or dict
         What to check (see :func:`~mxbench.testing.checks.resolve_claims`); default: what the explainer declares
-        (:func:`~mxbench.testing.checks.default_claims`).
+        (:func:`~mxbench.testing.checks.default_claims`). With ``"all"``, a claim that does not
+        apply to the explainer is reported *not applicable* with its reason, never failed: the pair
+        claims when it gives no pair interactions, ``budget`` and ``determinism`` without those
+        parameters. A claim named in a list or dict is the caller's assertion and is checked as
+        such (a pair claim fails without pairs; ``budget`` without a budget parameter is a
+        :class:`ClaimError`).
     games : sequence of planted games or tasks, optional
         The games to run on (``task.game(i)``, :class:`~mxbench.testing.checks.PlantedCase`, or a Task: its instance 0);
         default :func:`~mxbench.testing.checks.check_games`.
@@ -105,21 +158,41 @@ def check_explainer(explainer: Any, *, claims: Any = None, games: Sequence[Any] 
     ... except AssertionError as e:
     ...     print(str(e).splitlines()[0])
     check_explainer(KernelSHAP(budget=16)): 1 of 2 checks failed: symmetry
+
+    A plain function of the game, attributions only: the claims it cannot meet do not apply.
+
+    >>> from mxbench.testing.examples import exact_shapley
+    >>> report = check_explainer(exact_shapley, claims="all")
+    >>> [(r.check, r.status) for r in report.results if r.check in ("sii_symmetry", "budget")]
+    [('sii_symmetry', 'not applicable'), ('budget', 'not applicable')]
+    >>> {r.check: r.reason for r in report.not_applicable}["budget"]
+    'exact_shapley takes no budget keyword'
     """
+    explainer = _checkable(explainer)
     resolved = resolve_claims(explainer, claims)
     cases = _as_cases(explainer, games)
-    results = [_run_check(c, t, cases, "budget" in resolved) for c, t in [("explains", None), *resolved.items()]]
-    report = CheckReport(_label(explainer), results)
+    lenient = isinstance(claims, str) and claims == "all"
+    results = [_run_check(c, t, cases, "budget" in resolved, lenient)
+               for c, t in [("explains", None), *resolved.items()]]
+    report = CheckReport(_label(explainer), _ordered(results + _not_applicable(explainer, claims, resolved)))
     if raise_on_failure and not report.passed:
         raise AssertionError(report.failure_message())
     return report
 
 
-def _single_check(explainer: Explainer, *, claim: str, threshold: Any, budget_checked: bool) -> CheckResult:
-    """Run one check of :func:`parametrize_with_checks`; raise AssertionError when it fails."""
-    result = _run_check(claim, threshold, _as_cases(explainer, None), budget_checked)
+def _single_check(explainer: Explainer, *, claim: str, threshold: Any, budget_checked: bool,
+                  lenient: bool = False, reason: str = "") -> CheckResult:
+    """Run one check of :func:`parametrize_with_checks`; raise AssertionError when it fails, skip the
+    test case (with the reason) when it does not apply."""
+    import pytest
+
+    if reason:  # known not to apply before running
+        pytest.skip(f"{claim}: not applicable - {reason}")
+    result = _run_check(claim, threshold, _as_cases(explainer, None), budget_checked, lenient)
     if not result.passed:
         raise AssertionError(CheckReport(_label(explainer), [result]).failure_message())
+    if result.status == "not applicable":
+        pytest.skip(f"{claim}: not applicable - {result.reason}")
     return result
 
 
@@ -163,10 +236,16 @@ def parametrize_with_checks(explainers: Iterable[Any], *, claims: Any = None) ->
     params = []
     for item in explainers:
         explainer, own = item if isinstance(item, tuple) else (item, claims)
+        explainer = _checkable(explainer)
         resolved = resolve_claims(explainer, own)
         label = _label(explainer)
-        for claim, threshold in [("explains", None), *resolved.items()]:
-            check = functools.partial(_single_check, claim=claim, threshold=threshold,
-                                      budget_checked="budget" in resolved)
-            params.append(pytest.param(explainer, check, id=f"{label}-{claim}"))
+        lenient = isinstance(own, str) and own == "all"
+        absent = {r.check: r for r in _not_applicable(explainer, own, resolved)}
+        items = _ordered([CheckResult(c, "", t, 0.0, 0) for c, t in [("explains", None), *resolved.items()]]
+                         + list(absent.values()))
+        for r in items:
+            check = functools.partial(_single_check, claim=r.check, threshold=r.threshold,
+                                      budget_checked="budget" in resolved, lenient=lenient,
+                                      reason=absent[r.check].reason if r.check in absent else "")
+            params.append(pytest.param(explainer, check, id=f"{label}-{r.check}"))
     return pytest.mark.parametrize("explainer, check", params)
