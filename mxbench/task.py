@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -12,10 +13,10 @@ import pandas as pd
 
 from mxbench import exactmath
 
-from mxbench.errors import SpecError
+from mxbench.errors import GameError, SpecError
 from mxbench.games import Game
 from mxbench.generators import Renderer, make_renderer
-from mxbench.oracles.moebius import MoebiusGame
+from mxbench.oracles.moebius import MoebiusGame, coalition_index
 from mxbench.spec import STREAM_CALIBRATION, STREAM_DATA, TaskSpec, Term
 
 #: Instances are drawn in blocks of this size, each from its own random stream, so the first
@@ -870,6 +871,48 @@ class InputGame(Game):
         self.task = task
         self.inputs = dict(inputs)
         self.model = model
+        self.table: np.ndarray | None = None
+
+    def with_table(self, values: np.ndarray) -> "InputGame":
+        """The same game, read from its values on all ``2^n`` coalitions instead of forward passes.
+
+        A copy with the same task, inputs, model and instance; queries are counted as before.
+        The runner hands each unit on a model game of at most 20 players the table its model
+        truth enumerated (:meth:`~mxbench.validation.truth.Truth.table`), so the explainers and
+        the truth see the very same values and no forward pass is repeated.
+
+        Parameters
+        ----------
+        values : array_like of float
+            ``v(S)`` at index ``sum_i 2^i [i in S]``, shape ``(2^n,)``.
+
+        Returns
+        -------
+        InputGame
+
+        Raises
+        ------
+        GameError
+            ``values`` does not have ``2^n`` entries.
+
+        Examples
+        --------
+        >>> import numpy as np, mxbench
+        >>> from mxbench.oracles.moebius import bit_matrix
+        >>> from mxbench.validation.truth import EXAMPLE_SPEC
+        >>> game = mxbench.generate(EXAMPLE_SPEC).game(0)
+        >>> fast = game.with_table(game(bit_matrix(6)))
+        >>> c = np.array([[True, False, True, True, False, True]])
+        >>> bool(fast(c)[0] == game(c)[0]), fast.n_queries, fast.instance
+        (True, 1, 0)
+        """
+        table = np.asarray(values, dtype=np.float64)
+        if table.shape != (2**self.n_players,):
+            raise GameError(f"values: expected {2 ** self.n_players} values (every coalition of {self.n_players} "
+                            f"players), got shape {table.shape}")
+        out = copy.copy(self)
+        out.table, out.n_queries = table, 0
+        return out
 
     def masked_inputs(self, coalitions: np.ndarray) -> dict[str, np.ndarray]:
         """The inputs masked by each coalition, per modality ``(B, *shape)``.
@@ -922,6 +965,8 @@ class InputGame(Game):
         return plan.f_star(plan.decode(masked))
 
     def _value(self, coalitions: np.ndarray) -> np.ndarray:
+        if self.table is not None:
+            return self.table[coalition_index(coalitions)]
         return self.forward(self.masked_inputs(coalitions))
 
 

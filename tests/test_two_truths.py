@@ -130,3 +130,19 @@ def test_gradients_fail_measurably_on_terms_that_are_not_differentiable(tmp_path
     table = smoothness_table(frame)
     assert table[["model", "explainer"]].values.tolist() == [["exact", "integrated_gradients"]]
     assert table["other terms"].iloc[0] > 50 * table["differentiable terms"].iloc[0]
+
+
+def test_units_read_the_model_game_from_its_enumerated_table():
+    """The table the model truth enumerated is the model's game: same values as forward passes."""
+    from mxbench.models import train
+
+    task = mxbench.generate("smoke", instances=200)[0]
+    model = train(task, "fusion_mlp", epochs=1, certify=False)
+    truth = Truth.from_game(model.game(task, 3), task, 3)
+    game = model.game(task, 3)
+    fast = game.with_table(truth.table)
+    coalitions = np.random.default_rng(0).random((64, task.n_players)) < 0.5
+    np.testing.assert_allclose(fast(coalitions), game(coalitions), rtol=1e-6, atol=1e-6)
+    assert fast.n_queries == 64 and fast.model is model and fast.instance == 3 and truth.table.shape == (4096,)
+    with pytest.raises(mxbench.errors.GameError, match="expected 4096 values"):
+        game.with_table(np.zeros(10))

@@ -842,6 +842,8 @@ def _run_unit(task: Task, model_name: str, folder: str | None, specs: list[tuple
                                                        if not (whitebox and get_metric(m).needs_explainer)]
                 for i in rows:
                     game = model.game(task, i) if model is not None else task.game(i)
+                    if i in mtruths and mtruths[i].table is not None:
+                        game = game.with_table(mtruths[i].table)  # the values the truth enumerated
                     try:
                         e = explainer.explain(model, task, i) if whitebox else explainer.explain(game)
                     except ExplainerError as err:

@@ -335,6 +335,19 @@ class Truth:
                    smooth=smooth, shapley_se=se, _values=values)
 
     @property
+    def table(self) -> np.ndarray | None:
+        """The game's values on all ``2^n`` coalitions (bit order) when :meth:`from_game` enumerated
+        them; None otherwise.
+
+        Examples
+        --------
+        >>> from mxbench.games import FunctionGame
+        >>> Truth.from_game(FunctionGame(lambda c: 2.0 * c[:, 0] * c[:, 1], n_players=2)).table.tolist()
+        [0.0, 0.0, 0.0, 2.0]
+        """
+        return self._values
+
+    @property
     def estimated(self) -> bool:
         """Whether the Shapley values are an estimate (:attr:`shapley_se` is set).
 
