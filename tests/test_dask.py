@@ -221,3 +221,19 @@ def test_cli_bad_scheduler(tmp_path, capsys, command, scheduler, message):
     assert status == 2 and captured.out == ""
     assert captured.err.startswith(message) and captured.err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def die(code):
+    """Kill the worker process running it (a worker that dies mid-grid)."""
+    import os
+
+    os._exit(code)
+
+
+def test_a_job_whose_worker_keeps_dying_stops_the_run_naming_it(client):
+    jobs = [("fine", abs, (-3,), ()), ("doomed", die, (3,), ())]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with pytest.raises(RunnerError, match=r"job 'doomed': its worker died each time it ran"):
+            _run_jobs(jobs, n_jobs=2, client=client)
+    client.wait_for_workers(2, timeout=30)  # the nannies restart the workers for the next tests
+    assert _run_jobs([("again", abs, (-2,), ())], n_jobs=2, client=client) == {"again": 2}

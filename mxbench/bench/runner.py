@@ -257,7 +257,9 @@ def _run_jobs_dask(order: Sequence[tuple], keys: Sequence[Any], client: Any, bar
     worker once (``broadcast=True, hash=False``) and passed as that future, so a task crosses
     the wire once per worker, not once per job. Results are taken as they complete
     (:class:`distributed.as_completed`, which advances ``bar``); the first job that raises
-    cancels every other and its error is re-raised here. Nothing polls: Dask's scheduler
+    cancels every other and its error is re-raised here. A job whose worker dies is rerun on
+    another (Dask's ``distributed.scheduler.allowed-failures``, 3 by default); when every try
+    killed its worker the run stops with a :class:`RunnerError` naming the job. Nothing polls: Dask's scheduler
     starts each job when its futures are done.
     """
     import uuid
@@ -297,9 +299,13 @@ def _run_jobs_dask(order: Sequence[tuple], keys: Sequence[Any], client: Any, bar
                 results[names[future.key]] = result
                 if bar is not None:
                     bar.update(1)
-    except BaseException:
+    except BaseException as error:
         if futures:  # the other jobs are of no use now: cancel them rather than wait
             client.cancel(list(futures.values()), force=True)
+        if type(error).__name__ == "KilledWorker":  # Dask retried it on other workers, and they died too
+            job = next((key for key, f in futures.items() if f.key == getattr(error, "task", None)), None)
+            raise RunnerError(f"job {job!r}: its worker died each time it ran (Dask's allowed failures "
+                              f"exhausted); the run is stopped, no result was written") from error
         raise
     finally:
         if shared:
