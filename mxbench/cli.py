@@ -179,6 +179,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import shlex
     import time
 
     from mxbench.bench.main import run
@@ -189,7 +190,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     chosen = {} if args.explainers is None else {"explainers": _explainers(args.explainers)}
     with notes:
         path = run(args.suite, args.out, instances=args.instances, n_jobs=args.jobs, progress=_progress(args), **chosen,
-                   cache_dir=args.cache, scheduler=args.scheduler)
+                   cache_dir=args.cache, scheduler=args.scheduler,
+                   command=shlex.join(["mxbench", *getattr(args, "argv", [])]))
     print(f"done in {time.perf_counter() - start:.0f} s; report: {path}")
     return 0
 

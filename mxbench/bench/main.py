@@ -66,7 +66,8 @@ def specialisation_rows(tasks: Sequence[Task], cache_dir: str | Path, train_opti
 def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequence[str] | None = None,
         explainers: Sequence[Any] = runner.DEFAULT_EXPLAINERS, budgets: Sequence[int | None] = (None,),
         instances: int = 4, train_options: Mapping[str, Any] | None = None, n_jobs: int | None = None,
-        progress: bool = True, cache_dir: str | Path | None = None, scheduler: Any = None) -> Path:
+        progress: bool = True, cache_dir: str | Path | None = None, scheduler: Any = None,
+        command: str | None = None) -> Path:
     """The main job: generate, train, explain, validate and report; return the report's path.
 
     Writes ``out/data`` (the suite's Parquet datasets; reused when already there and intact),
@@ -106,6 +107,8 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
         (default: ``MXBENCH_SCHEDULER``, else the local pool). The cluster is reached before
         anything is written; the data, results and report are written here, the models to the
         cache, which on a cluster must be where every worker reads it.
+    command : str, optional
+        The command line that started the job, recorded in the report's provenance.
 
     Returns
     -------
@@ -137,12 +140,13 @@ def run(suite: str = "smoke", out: str | Path = "mxbench-run", *, models: Sequen
     n = n_jobs or os.cpu_count() or 1
     cache = runner._model_cache(cache_dir, out / "models", scheduler, n)
     with runner._engine(scheduler) as client:  # connected (or refused) before anything is written
-        return _run(suite, out, models, specs, budgets, instances, train_options, n, progress, cache, client)
+        return _run(suite, out, models, specs, budgets, instances, train_options, n, progress, cache, client,
+                    command)
 
 
 def _run(suite: str, out: Path, models: Sequence[str], specs: list[tuple[str, dict]], budgets: Sequence[int | None],
          instances: int, train_options: Mapping[str, Any] | None, n_jobs: int, progress: bool, cache: Path | str,
-         client: Any) -> Path:
+         client: Any, command: str | None = None) -> Path:
     """:func:`run` once its arguments are checked and its engine (a Dask client or None) is ready."""
     from mxbench.data import load_suite, write
 
@@ -196,4 +200,5 @@ def _run(suite: str, out: Path, models: Sequence[str], specs: list[tuple[str, di
     results = runner._tidy([done[job[0]] for job in units])
     runner.write_results(results, out / "results.parquet")
     return write_report(results, out / "report", task=min(tasks, key=lambda t: t.n_players),
-                        players={t.spec.name: t.n_players for t in tasks}, tasks={t.spec.name: t for t in tasks})
+                        players={t.spec.name: t.n_players for t in tasks}, tasks={t.spec.name: t for t in tasks},
+                        command=command)
