@@ -7,8 +7,10 @@ certified or not). Then, for each architecture on one task, time ``model.game(ta
 a batch of random coalitions against a raw batched forward pass of the same masked inputs
 already in tensors; the ratio is the game's overhead (masking, conversion, counting).
 
-Goals: every architecture certified on every smoke task; smoke training under
-30 s per model on 2 cores; game overhead under 10%.
+Goals: every architecture certified on every smoke task; smoke training on one core under
+30 s per model for fusion_mlp and transformer and under 60 s per task for fl_i2moe (its ``M + 2``
+experts each run ``1 + M`` passes, the knock-outs on a sub-batch: ``TRAIN_GOAL_SECONDS``); game
+overhead under 10%.
 
 Run::
 
@@ -29,6 +31,9 @@ import mxbench
 from mxbench.generators.suites import suite_specs
 from mxbench.models import train
 from mxbench.models.common import ARCHITECTURES, to_tensors
+
+#: The smoke training goal of each architecture, in seconds on one core (default: 30).
+TRAIN_GOAL_SECONDS = {"fusion_mlp": 30.0, "transformer": 30.0, "fl_i2moe": 60.0}
 
 
 def overhead(model, task, batch: int = 4096, repeats: int = 21) -> tuple[float, float]:
@@ -91,8 +96,11 @@ def main() -> None:
     print()
     print(f"certified on every smoke task: {all(r[3] for r in smoke)} "
           f"({sum(r[3] for r in smoke)}/{len(smoke)}); all tasks: {sum(r[3] for r in results)}/{len(results)}")
-    print(f"smoke training, slowest model: {max(r[2] for r in smoke):.1f} s -> goal < 30 s: "
-          f"{'met' if max(r[2] for r in smoke) < 30 else 'MISSED'}")
+    for arch in archs:
+        goal = TRAIN_GOAL_SECONDS.get(arch, 30.0)
+        slowest = max(r[2] for r in smoke if r[0] == arch)
+        print(f"smoke training, {arch}, slowest task: {slowest:.1f} s -> goal < {goal:.0f} s on one core: "
+              f"{'met' if slowest < goal else 'MISSED'}")
     print(f"game overhead, worst: {100 * worst:.1f}% -> goal < 10%: {'met' if worst < 0.10 else 'MISSED'}")
 
 

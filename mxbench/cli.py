@@ -113,12 +113,29 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(text: str | None) -> dict[str, Any] | None:
+    """``--config``: a JSON object of constructor options (None when not given)."""
+    if text is None:
+        return None
+    try:
+        config = json.loads(text)
+    except ValueError as e:
+        where = f" at character {e.pos + 1}" if isinstance(e, json.JSONDecodeError) else ""
+        raise MxbenchError(f"--config: not valid JSON ({getattr(e, 'msg', e)}{where}): {text!r}") from None
+    if not isinstance(config, dict):
+        raise MxbenchError(f"--config: expected a JSON object of options, got {text!r}")
+    return config
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import mxbench
-    from mxbench.models import train
+    from mxbench.models import resolve_config, train
 
+    config = _config(args.config)
+    resolve_config(args.arch, config)  # a bad option fails here, before the data is read or anything written
     task = mxbench.load(args.dir)
-    model = train(task, args.arch, random_state=args.seed, epochs=args.epochs, progress=_progress(args))
+    model = train(task, args.arch, config=config, random_state=args.seed, epochs=args.epochs,
+                  progress=_progress(args))
     model.save(args.out, overwrite=args.overwrite)
     assert model.certificate is not None
     print(_table(model.certificate.rows(), ["check", "value", "goal"]))
@@ -129,6 +146,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _split(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _models(value: str | None) -> list[str] | None:
+    """``--models``: comma-separated model specs, each a name with optional JSON options (commas inside kept)."""
+    from mxbench.explainers.wrap import split_explainers
+
+    if value is None:
+        return None
+    try:
+        return split_explainers(value)
+    except MxbenchError as e:
+        raise MxbenchError("--models: " + str(e).removeprefix("explainers: ")) from None
 
 
 def _explainers(value: str | None) -> list[str] | None:
@@ -157,7 +186,7 @@ def _budgets(value: str | None) -> list[int | None]:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from mxbench.bench.runner import DEFAULT_EXPLAINERS, DEFAULT_MODELS, validate, write_results
 
-    results = validate(args.suite, models=_split(args.models) or list(DEFAULT_MODELS),
+    results = validate(args.suite, models=_models(args.models) or list(DEFAULT_MODELS),
                        explainers=_explainers(args.explainers) or list(DEFAULT_EXPLAINERS),
                        budgets=_budgets(args.budgets),
                        seeds=[int(s) for s in (_split(args.seeds) or ["0"])], instances=args.instances,
@@ -290,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     tra.add_argument("--epochs", type=int, default=None,
                      help="at most this many epochs (default: the architecture's, 40 for fl_i2moe, else 60)")
     tra.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    tra.add_argument("--config", metavar="JSON",
+                     help='constructor options of the architecture as a JSON object, e.g. \'{"regularizer": '
+                          '"rep-cos"}\' (checked before training; recorded in the model\'s config.json)')
     tra.set_defaults(func=_cmd_train)
 
     ins = sub.add_parser("inspect", parents=[common],
@@ -305,7 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="run explainers on tasks and models, score them, write results.parquet")
     val.add_argument("suite", help="a suite name or a dataset / suite folder")
     val.add_argument("--out", default="results.parquet", help="the results file (default results.parquet)")
-    val.add_argument("--models", help="comma-separated: planted, exact (a torch model equal to f*) and architectures (default: all)")
+    val.add_argument("--models", help="comma-separated: planted, exact (a torch model equal to f*) and architectures, "
+                                      "each optionally with constructor options as JSON: "
+                                      "'fl_i2moe{\"regularizer\": \"rep-cos\"}' (default: all)")
     val.add_argument("--explainers", help=explainers_help)
     val.add_argument("--budgets", help="comma-separated budgets, 'default' for each explainer's own")
     val.add_argument("--seeds", help="comma-separated random_state values (default 0)")

@@ -436,12 +436,78 @@ def _settings_key(arch: str, seed: int, options: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:10]
 
 
+def model_spec(name: str) -> tuple[str, dict[str, Any]]:
+    """A model name as ``(architecture, config)``: ``"fl_i2moe"`` or ``'fl_i2moe{"regularizer": "rep-cos"}'``.
+
+    A model of the grid is an architecture name, optionally followed by constructor options as a
+    JSON object (checked by :func:`mxbench.models.resolve_config` in :func:`validate`, before
+    anything runs). The options join the ``config`` of the training options (over it) and so the
+    cache key; the results' ``model`` column holds :func:`model_name`, the canonical spelling.
+
+    Raises
+    ------
+    RunnerError
+        Options that are not a JSON object.
+
+    Examples
+    --------
+    >>> model_spec('fl_i2moe{"regularizer": "rep-cos"}')
+    ('fl_i2moe', {'regularizer': 'rep-cos'})
+    >>> model_spec("transformer")
+    ('transformer', {})
+    """
+    import json
+
+    if not isinstance(name, str):
+        raise RunnerError(f"models: expected a model name (a string), got {type(name).__name__}")
+    arch, brace, rest = name.partition("{")
+    if not brace:
+        return name.strip(), {}
+    try:
+        config = json.loads(brace + rest)
+    except ValueError as e:
+        where = f" at character {e.pos + len(arch) + 1}" if isinstance(e, json.JSONDecodeError) else ""
+        raise RunnerError(f"models: {name}: the options are not a valid JSON object "
+                          f"({getattr(e, 'msg', e)}{where})") from None
+    return arch.strip(), config
+
+
+def model_name(name: str) -> str:
+    """The canonical name of a model spec: the architecture, then its options as canonical JSON.
+
+    Equal specs spelled differently (spaces, key order) get one name, one cache folder and one
+    ``model`` label in the results; a spec without options is the bare architecture name.
+
+    Examples
+    --------
+    >>> model_name('fl_i2moe{"regularizer": "rep-cos", "perturbation": "noise"}')
+    'fl_i2moe{"perturbation":"noise","regularizer":"rep-cos"}'
+    >>> model_name("fl_i2moe{}")
+    'fl_i2moe'
+    """
+    from mxbench.spec import canonical_json
+
+    arch, config = model_spec(name)
+    return arch + canonical_json(config) if config else arch
+
+
+def _spec_options(name: str, options: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The architecture of a model spec and the training options with its config joined in."""
+    arch, config = model_spec(name)
+    options = dict(options or {})
+    if config:
+        options["config"] = {**dict(options.get("config") or {}), **config}
+    return arch, options
+
+
 def model_folder(cache_dir: str | Path, task: Task, arch: str, seed: int = 0,
                  options: Mapping[str, Any] | None = None) -> Path | str:
     """Where :func:`train_models` keeps a trained model: ``{task}-{arch}-s{seed}-{spec}{settings}``.
 
     ``cache_dir`` is a local path (a Path is returned) or an fsspec URL such as
-    ``s3://bucket/models`` (a URL string is returned; ``file://`` URLs are local paths).
+    ``s3://bucket/models`` (a URL string is returned; ``file://`` URLs are local paths). ``arch``
+    may be a model spec with options (:func:`model_spec`): the folder is named after the
+    architecture and its settings hash covers the options.
 
     Examples
     --------
@@ -454,7 +520,8 @@ def model_folder(cache_dir: str | Path, task: Task, arch: str, seed: int = 0,
     """
     from mxbench.cluster import join_location
 
-    key = task.spec.spec_hash()[:10] + _settings_key(arch, seed, options or {})
+    arch, options = _spec_options(arch, options)
+    key = task.spec.spec_hash()[:10] + _settings_key(arch, seed, options)
     return join_location(cache_dir, f"{task.spec.name}-{arch}-s{seed}-{key}")
 
 
@@ -464,7 +531,8 @@ def _train_one(task: Task, arch: str, seed: int, folder: Path | str, options: Ma
 
     if _model_present(folder):
         return str(folder), _load_model(folder, task).seconds
-    model = train(task, arch, random_state=seed, **dict(options))
+    arch, options = _spec_options(arch, options)
+    model = train(task, arch, random_state=seed, **options)
     _save_model(model, folder)
     return str(folder), model.seconds
 
@@ -540,7 +608,7 @@ def _train_jobs(tasks: Sequence[Task], archs: Sequence[str], cache_dir: str | Pa
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
     pairs = sorted(((task, arch) for task in tasks for arch in archs),
                    key=lambda p: (_slowness(p[1]), -len(p[0].modality_names), -p[0].n_players))
-    return [(("train", task.spec.name, arch), _train_one,
+    return [(("train", task.spec.name, model_name(arch)), _train_one,
              (task, arch, seed, model_folder(cache_dir, task, arch, seed, options), dict(options)), ())
             for task, arch in pairs]
 
@@ -920,7 +988,9 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
     models : list of str
         ``"planted"`` (the planted game itself), ``"exact"`` (the planted function as a torch
         model, :func:`mxbench.models.exact_model`: built from the task in each unit, never
-        trained or cached; white-box explainers run on it) and architecture names; models are
+        trained or cached; white-box explainers run on it) and architecture names, each
+        optionally with constructor options as JSON (``'fl_i2moe{"regularizer": "rep-cos"}'``,
+        :func:`model_spec`; the ``model`` column holds :func:`model_name`); models are
         trained (or reused from ``cache_dir``) in the same process pool, and each model's units
         start as soon as it is trained.
     explainers : list of str or (str, dict)
@@ -998,13 +1068,19 @@ def validate(suite: str | Task | Sequence[Any] = "smoke", *, models: Sequence[st
 
 
 def _check_archs(archs: Iterable[str]) -> None:
-    """Raise :class:`RunnerError` on a name that is not an architecture."""
-    from mxbench.models import ARCHITECTURES
+    """Raise :class:`RunnerError` on a name that is not an architecture, or options it refuses."""
+    from mxbench.models import ARCHITECTURES, ModelError, resolve_config
 
-    for arch in archs:
+    for name in archs:
+        arch, config = model_spec(name)
         if arch not in ARCHITECTURES:
             raise RunnerError(f"models: unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)}; "
                               f"or {', '.join(UNTRAINED)}, which are not trained)")
+        if config:
+            try:
+                resolve_config(arch, config)
+            except ModelError as e:
+                raise RunnerError(f"models: {name}: {e}") from None
 
 
 def _check_grid(models: Sequence[str], budgets: Sequence[int | None], seeds: Sequence[int], instances: int,
@@ -1019,10 +1095,11 @@ def _check_grid(models: Sequence[str], budgets: Sequence[int | None], seeds: Seq
             raise RunnerError(str(e)) from None
     if not models:
         raise RunnerError("models: no model given")
-    twice = sorted({m for m in models if list(models).count(m) > 1})
+    _check_archs(m for m in models if m not in UNTRAINED)
+    names = [m if m in UNTRAINED else model_name(m) for m in models]
+    twice = sorted({m for m in names if names.count(m) > 1})
     if twice:
         raise RunnerError(f"models: {twice[0]!r} is given twice")
-    _check_archs(m for m in models if m not in UNTRAINED)
     if not isinstance(instances, int) or instances < 1:
         raise RunnerError(f"instances: expected a positive integer, got {instances!r}")
     for b in budgets:
@@ -1051,6 +1128,7 @@ def _unit_jobs(tag: str, tasks: Sequence[Task], models: Sequence[str], specs: li
         test = task.split_indices("test")
         rows = [int(i) for i in (test if len(test) else np.arange(task.n_instances))[:instances]]
         for m in models:
+            m = m if m in UNTRAINED else model_name(m)  # the canonical spelling labels the results
             folder = None if m in UNTRAINED else str(model_folder(cache_dir, task, m, 0, options))
             deps = () if m in UNTRAINED else (("train", task.spec.name, m),)
             kept = [j for j, spec in enumerate(specs) if (task.spec.name, j) not in skip
@@ -1075,7 +1153,8 @@ def _slowness(model: str) -> int:
     from mxbench.models import ARCHITECTURES
 
     names = list(ARCHITECTURES)
-    return -names.index(model) if model in names else 1
+    arch = model_spec(model)[0] if "{" in model else model
+    return -names.index(arch) if arch in names else 1
 
 
 def _tidy(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:

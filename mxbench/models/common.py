@@ -46,6 +46,9 @@ OPTION_MAX = {"player_dim": 1024, "dim": 1024, "encoder_hidden": 4096, "hidden":
 #: allocation: see :func:`estimate_core_parameters`): 50M float32 weights are 200 MB, and training
 #: keeps about four copies (weights, gradients, Adam's two moments), 800 MB.
 MAX_PARAMETERS = 50_000_000
+#: Options that take a finite number of at least 0, or None where that is their default (e.g.
+#: FL-I2MoE's ``regularizer_weight``: None = the regulariser's own default weight).
+OPTION_NONNEGATIVE = ("regularizer_weight",)
 
 
 def estimate_core_parameters(arch: str, config: Mapping[str, Any]) -> int:
@@ -106,13 +109,20 @@ def resolve_config(arch: str, config: Mapping[str, Any] | None = None) -> dict[s
     ------
     ModelError
         An unknown architecture, a keyword the constructor does not take, a size option that is not
-        an integer or is outside ``OPTION_MIN``..``OPTION_MAX``, or a config whose repeated layers
-        would hold more than ``MAX_PARAMETERS`` weights (checked before anything is allocated).
+        an integer or is outside ``OPTION_MIN``..``OPTION_MAX``, a value outside the class's
+        ``option_choices`` (naming the allowed values), a negative or non-finite
+        ``OPTION_NONNEGATIVE`` option, or a config whose repeated layers would hold more than
+        ``MAX_PARAMETERS`` weights (checked before anything is allocated).
 
     Examples
     --------
     >>> resolve_config("fusion_mlp", {"hidden": 64})
     {'player_dim': 8, 'encoder_hidden': 16, 'hidden': 64, 'layers': 2, 'activation': 'gelu'}
+    >>> try:
+    ...     resolve_config("fl_i2moe", {"regularizer": "rep-l2"})
+    ... except ModelError as e:
+    ...     print(e)
+    config.regularizer: expected one of 'none', 'rep-cos', 'rep-barlow', 'rep-cka', got 'rep-l2'
     """
     import inspect
 
@@ -125,9 +135,20 @@ def resolve_config(arch: str, config: Mapping[str, Any] | None = None) -> dict[s
         raise ModelError(f"config: {arch} takes no option {unknown[0]!r} "
                          f"(options: {', '.join(p.name for p in params)})")
     resolved = {p.name: given.get(p.name, p.default) for p in params}
+    choices = getattr(architecture(arch), "option_choices", {})
     for p in params:
         value = resolved[p.name]
-        if p.name in OPTION_MAX:
+        if p.name in choices:
+            if not isinstance(value, str) or value not in choices[p.name]:
+                raise ModelError(f"config.{p.name}: expected one of {', '.join(map(repr, choices[p.name]))}, "
+                                 f"got {_show(value)}")
+        elif p.name in OPTION_NONNEGATIVE:
+            if not (value is None and p.default is None) and (
+                    isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                    or value < 0):
+                allowed = "null or a finite number >= 0" if p.default is None else "a finite number >= 0"
+                raise ModelError(f"config.{p.name}: expected {allowed}, got {_show(value)}")
+        elif p.name in OPTION_MAX:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ModelError(f"config.{p.name}: expected an integer, got {_show(value)}")
             least = OPTION_MIN.get(p.name, 1)
@@ -199,8 +220,35 @@ def to_tensors(inputs: Mapping[str, np.ndarray], device: str | torch.device = "c
     return out
 
 
+#: The most float32 activations one inference chunk may hold (2 GiB): :func:`predict_batches` runs
+#: fewer rows at a time than asked when a module's ``activation_floats_per_row()`` says that many
+#: would hold more. A 64-player token transformer holds about 110k floats per row, so its 4096-row
+#: batches stay whole; at 292 players (85k attention entries per head and layer) a chunk is 248 rows.
+INFERENCE_FLOATS = 2**29
+
+
+def inference_rows(module: nn.Module, batch_size: int) -> int:
+    """Rows per forward chunk: ``batch_size``, or fewer when the module's activations would pass
+    :data:`INFERENCE_FLOATS`.
+
+    Examples
+    --------
+    >>> import mxbench
+    >>> task = mxbench.generate("smoke", instances=8)[0]
+    >>> inference_rows(build("transformer", task), 4096)  # a few players: the batch stays whole
+    4096
+    """
+    per_row = getattr(module, "activation_floats_per_row", None)
+    if per_row is None:
+        return int(batch_size)
+    return int(max(1, min(int(batch_size), INFERENCE_FLOATS // max(1, int(per_row())))))
+
+
 def predict_batches(module: nn.Module, x: Mapping[str, torch.Tensor], batch_size: int) -> torch.Tensor:
     """The module's outputs on tensor inputs ``x``, run ``batch_size`` rows at a time and concatenated.
+
+    Fewer rows run at a time when the module's activations would otherwise pass
+    :data:`INFERENCE_FLOATS` (:func:`inference_rows`).
 
     Examples
     --------
@@ -212,4 +260,5 @@ def predict_batches(module: nn.Module, x: Mapping[str, torch.Tensor], batch_size
     torch.Size([5])
     """
     n = next(iter(x.values())).shape[0]
+    batch_size = inference_rows(module, batch_size)
     return torch.cat([module({k: v[s:s + batch_size] for k, v in x.items()}) for s in range(0, n, batch_size)])

@@ -23,16 +23,39 @@ its parent ``Raina-Xin/I2MoE``):
   ``uni:i``; synergy ``L_syn = mean_i mean cos(a, p^(i))``; redundancy
   ``L_red = mean_i mean (1 - cos(a, p^(i)))``; ``L_int = (sum_i L_uni_i + L_syn + L_red) / (M + 2)``
   and the training loss is ``L_task + lambda_int * L_int``.
+- **Decorrelation regularisers** (Decor ``src/imoe/regularizers.py``; ``regularizer``): a penalty
+  on the similarity of the experts' latents ``z_e`` of the full pass (the whole batch), added as
+  ``+ w * R``: ``"rep-cos"`` (:func:`rep_cos`: mean over expert pairs of the mean squared cosine
+  of the latents, weight 3e-3), ``"rep-barlow"`` (:func:`rep_barlow`: mean over expert pairs of the
+  mean squared off-diagonal entry of the cross-correlation of batch-standardised latents, weight
+  10, warmed up linearly over 5 epochs: ``w * min(1, epoch / 4)``, so 0 in the first epoch),
+  ``"rep-cka"`` (:func:`rep_cka`: mean over expert pairs of linear CKA). The weights are the Decor
+  defaults, except rep-cka's (below); ``regularizer_weight`` overrides them.
 
 **Reconstructed or changed here** (FL-I2MoE's own code is not public):
 
-- **Knock-out by the baseline, not by noise.** Decor replaces the projected tokens of modality ``i``
-  by ``N(0, 1)`` noise. Here modality ``i`` is knocked out by mxbench's one masking rule,
+- **Knock-out by the baseline by default; the authors' noise as an option.** Decor replaces the
+  projected tokens of modality ``i`` by ``randn_like`` noise. By default (``perturbation=
+  "baseline"``) modality ``i`` is knocked out by mxbench's one masking rule,
   :func:`~mxbench.models.base.mask_modality` (absent = baseline: zero columns, zero patches,
   ``[MASK]`` tokens), and re-encoded. The planted game and every explainer query the model on
   baseline-masked inputs; ``N(0, 1)`` noise ignores the scale of the features and would train the
   experts on inputs off the data manifold the explainers query, so the interaction losses would
   shape the experts' behaviour where it is never looked at, and not where it is.
+  ``perturbation="noise"`` is the authors' rule at the authors' level: the *content* part of
+  modality ``i``'s tokens (the encoder's output, where Decor's projected encoder features are)
+  is replaced by ``N(0, 1)`` noise (``torch.randn_like``), and the learned position and modality
+  embeddings are added back, as Decor's fusion transformer adds its position encoding after the
+  replacement. Differences: one noise draw per knock-out pass is shared by all experts (they run
+  as one stacked batch; Decor draws per expert), and the draws come from torch's global
+  generator, which :func:`~mxbench.models.train` seeds, so training stays deterministic. Noise on
+  the raw inputs was not taken: text inputs are token ids, and Decor perturbs after its encoders.
+- **rep-cka's default weight.** Decor's code gives rep-cka weight 0 unless a weight is passed
+  (a zero weight skips the term) and its scripts sweep 1e-5 to 10 for every regulariser; a default
+  of 0 would make ``"rep-cka"`` the same model as ``"none"``. mxbench uses 3e-3, rep-cos's default:
+  both are mean pairwise similarities in [0, 1] of the same latents. The warm-up is Decor's
+  (rep-barlow only); outside :func:`~mxbench.models.train`, which calls :meth:`FLI2MoE.set_epoch`
+  every epoch, no warm-up applies.
 - **Encoders.** One shared :class:`~mxbench.models.base.PlayerTokens` encoder (one token per
   column, patch or token slot, with learned modality and position embeddings) replaces the frozen
   RoBERTa / CLIP encoders plus trainable projections; it is shared by all experts and the
@@ -84,6 +107,16 @@ from torch import nn
 from mxbench.models.base import Inputs, PlayerTokens, TaskModel, mask_modality, row_softmax
 from mxbench.spec import ModalitySpec
 
+#: How the interaction losses knock a modality out: mxbench's masking rule, or Decor's noise.
+PERTURBATIONS = ("baseline", "noise")
+#: The decorrelation regularisers on the experts' latents (Decor ``src/imoe/regularizers.py``).
+REGULARIZERS = ("none", "rep-cos", "rep-barlow", "rep-cka")
+#: Each regulariser's default weight: Decor's for rep-cos and rep-barlow; rep-cka's is
+#: mxbench's (Decor's code defaults it to 0, see the module docstring).
+REGULARIZER_WEIGHTS = {"none": 0.0, "rep-cos": 3e-3, "rep-barlow": 10.0, "rep-cka": 3e-3}
+#: Epochs of linear warm-up of each regulariser's weight (Decor: 5 for rep-barlow, else none).
+REGULARIZER_WARMUP = {"none": 0, "rep-cos": 0, "rep-barlow": 5, "rep-cka": 0}
+
 
 class FLI2MoE(TaskModel):
     """FL-I2MoE: uniqueness, synergy and redundancy experts mixed by a reweighting MLP.
@@ -118,6 +151,16 @@ class FLI2MoE(TaskModel):
         Standard deviation at initialisation of the encoder's position embeddings and column
         offsets ``b_f`` (``PlayerTokens`` draws them at 0.02 and 0; 0 keeps those). See the module
         docstring, "Token initialisation".
+    perturbation : {"baseline", "noise"}
+        How the interaction losses knock modality ``i`` out: mxbench's masking rule (the
+        default), or the authors' ``N(0, 1)`` noise in place of its tokens' content (module
+        docstring).
+    regularizer : {"none", "rep-cos", "rep-barlow", "rep-cka"}
+        The decorrelation penalty on the experts' latents added to :meth:`training_loss`
+        (:func:`rep_cos`, :func:`rep_barlow`, :func:`rep_cka`).
+    regularizer_weight : float, optional
+        Its weight (at least 0); None: :data:`REGULARIZER_WEIGHTS` (rep-cos 3e-3, rep-barlow 10,
+        rep-cka 3e-3). rep-barlow's weight is warmed up over 5 epochs (:meth:`set_epoch`).
 
     Attributes
     ----------
@@ -156,20 +199,37 @@ class FLI2MoE(TaskModel):
     #: needed all of 60.
     default_epochs = 40
     accepts_one_hot_text = True
+    #: The options that take one of a few values, checked by
+    #: :func:`~mxbench.models.common.resolve_config` before anything is built.
+    option_choices = {"perturbation": PERTURBATIONS, "regularizer": REGULARIZERS}
 
     def __init__(self, modalities: Sequence[ModalitySpec], dim: int = 32, heads: int = 2, layers: int = 2,
                  mlp_ratio: int = 2, rw_hidden: int = 64, rw_layers: int = 2, temperature: float = 1.0,
                  lambda_int: float = 0.1, interaction_batch: int = 32, shared_init: bool = True,
-                 token_init: float = 1.0) -> None:
+                 token_init: float = 1.0, perturbation: str = "baseline", regularizer: str = "none",
+                 regularizer_weight: float | None = None) -> None:
         super().__init__(modalities)
         if dim % heads:
             raise ValueError(f"dim {dim} is not divisible by heads {heads}")
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
+        for name, value in (("perturbation", perturbation), ("regularizer", regularizer)):
+            if value not in self.option_choices[name]:
+                raise ValueError(f"{name}: expected one of {', '.join(map(repr, self.option_choices[name]))}, "
+                                 f"got {value!r}")
+        if regularizer_weight is not None and (isinstance(regularizer_weight, bool) or not isinstance(
+                regularizer_weight, (int, float)) or not math.isfinite(regularizer_weight) or regularizer_weight < 0):
+            raise ValueError(f"regularizer_weight: expected None or a finite number >= 0, got {regularizer_weight!r}")
         self.config = dict(dim=dim, heads=heads, layers=layers, mlp_ratio=mlp_ratio, rw_hidden=rw_hidden,
                            rw_layers=rw_layers, temperature=temperature, lambda_int=lambda_int,
                            interaction_batch=interaction_batch, shared_init=shared_init,
-                           token_init=token_init)
+                           token_init=token_init, perturbation=perturbation, regularizer=regularizer,
+                           regularizer_weight=regularizer_weight)
+        self.perturbation = perturbation
+        self.regularizer = regularizer
+        self.regularizer_weight = float(REGULARIZER_WEIGHTS[regularizer] if regularizer_weight is None
+                                        else regularizer_weight)
+        self.epoch: int | None = None
         self.temperature = float(temperature)
         self.lambda_int = float(lambda_int)
         self.interaction_batch = int(interaction_batch)
@@ -195,6 +255,7 @@ class FLI2MoE(TaskModel):
         self.expert_outputs: torch.Tensor | None = None
         self.expert_attention: list[list[torch.Tensor]] = []
         self.latents: torch.Tensor | None = None
+        self._full_latents: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ passes
     def route(self, per_modality: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -254,13 +315,24 @@ class FLI2MoE(TaskModel):
         """Route, mix the first ``b`` rows of the expert outputs and record the exposed tensors."""
         self.routing = self.route(per_mod)
         self.expert_outputs = out[:, :b].transpose(0, 1)
-        self.latents = z[:, :b]
+        self.latents = self._full_latents = z[:, :b]
         self.expert_attention = [[a if a.shape[0] == b else a[:b] for a in per_layer] for per_layer in attn]
         return (self.routing * self.expert_outputs).sum(dim=1)
 
     # ------------------------------------------------------------------ losses
-    def _knockout_tokens(self, inputs: Inputs, b: int) -> list[torch.Tensor]:
-        """Tokens ``(b, T, dim)`` of the first ``b`` instances with each modality masked in turn."""
+    def _knockout_tokens(self, inputs: Inputs, b: int, per_mod: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Tokens ``(b, T, dim)`` of the first ``b`` instances with each modality knocked out in turn:
+        masked by the one rule and re-encoded, or (``perturbation="noise"``) its tokens' content
+        replaced by ``N(0, 1)`` noise, position and modality embeddings kept."""
+        if self.perturbation == "noise":
+            out, start = [], 0
+            for k, m in enumerate(self.modalities):
+                parts = [t[:b] for t in per_mod]
+                noise = torch.randn_like(parts[k])
+                parts[k] = noise + self.tokens.position[start:start + m.n_players] + self.tokens.modality[k]
+                out.append(torch.cat(parts, dim=1))
+                start += m.n_players
+            return out
         sub = {k: v[:b] for k, v in inputs.items()}
         return [torch.cat(self.tokens.per_modality(mask_modality(sub, m)), dim=1) for m in self.modalities]
 
@@ -291,7 +363,7 @@ class FLI2MoE(TaskModel):
         per_mod = self.tokens.per_modality(inputs)
         n = per_mod[0].shape[0]
         b = n if self.interaction_batch <= 0 else min(n, self.interaction_batch)
-        x = torch.cat([torch.cat(per_mod, dim=1)] + self._knockout_tokens(inputs, b), dim=0)
+        x = torch.cat([torch.cat(per_mod, dim=1)] + self._knockout_tokens(inputs, b, per_mod), dim=0)
         out, z, attn = self.experts(x, keep_maps=False)
         y = self._mix(per_mod, out, z, attn, n)
         return y, self._interaction(z, b, n)
@@ -354,7 +426,184 @@ class FLI2MoE(TaskModel):
         loss = task_loss(y, target)
         if self.lambda_int:
             loss = loss + self.lambda_int * parts["total"]
+        weight = self.effective_regularizer_weight()
+        if weight > 0:  # as Decor: a zero weight (none, or the warm-up's first epoch) adds nothing
+            loss = loss + weight * self.decorrelation(self._full_latents)
         return loss
+
+    # ------------------------------------------------------------------ decorrelation
+    def set_epoch(self, epoch: int) -> None:
+        """Tell the model which training epoch (from 0) runs now, for the regulariser's warm-up.
+
+        :func:`mxbench.models.train` calls it at the start of every epoch.
+
+        Examples
+        --------
+        >>> from mxbench.spec import ModalitySpec
+        >>> model = FLI2MoE((ModalitySpec("a", "tabular", features=2),), dim=8, heads=2, regularizer="rep-barlow")
+        >>> [model.set_epoch(e) or model.effective_regularizer_weight() for e in range(6)]
+        [0.0, 2.5, 5.0, 7.5, 10.0, 10.0]
+        """
+        self.epoch = int(epoch)
+
+    def effective_regularizer_weight(self) -> float:
+        """The regulariser's weight in this epoch: ``regularizer_weight`` times the warm-up factor.
+
+        The factor is Decor's ``min(1, epoch / (warmup - 1))`` with ``warmup`` from
+        :data:`REGULARIZER_WARMUP` (5 epochs for rep-barlow); 1 without warm-up or before any
+        :meth:`set_epoch`.
+
+        Examples
+        --------
+        >>> from mxbench.spec import ModalitySpec
+        >>> FLI2MoE((ModalitySpec("a", "tabular", features=2),), dim=8, heads=2,
+        ...         regularizer="rep-cos").effective_regularizer_weight()
+        0.003
+        """
+        if self.regularizer == "none":
+            return 0.0
+        warmup = REGULARIZER_WARMUP[self.regularizer]
+        if warmup <= 1 or self.epoch is None:
+            return self.regularizer_weight
+        return self.regularizer_weight * min(1.0, max(0.0, self.epoch / float(warmup - 1)))
+
+    def decorrelation(self, latents: torch.Tensor) -> torch.Tensor:
+        """The configured regulariser's value (unweighted) on latents ``(E, N, D)``; 0 for ``"none"``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from mxbench.spec import ModalitySpec
+        >>> model = FLI2MoE((ModalitySpec("a", "tabular", features=2),), dim=8, heads=2, regularizer="rep-cos")
+        >>> _ = model({"a": torch.randn(6, 2)})
+        >>> model.decorrelation(model.latents).item() == rep_cos(model.latents).item()
+        True
+        """
+        fn = {"rep-cos": rep_cos, "rep-barlow": rep_barlow, "rep-cka": rep_cka}.get(self.regularizer)
+        return latents.new_zeros(()) if fn is None else fn(latents)
+
+
+def _pairs(values: torch.Tensor) -> torch.Tensor:
+    """The mean over expert pairs ``e < f`` of an ``(E, E)`` matrix (0 for one expert)."""
+    e = values.shape[0]
+    if e < 2:
+        return values.new_zeros(())
+    i, j = torch.triu_indices(e, e, offset=1)
+    return values[i, j].mean()
+
+
+def _check_latents(latents: torch.Tensor) -> torch.Tensor:
+    if not isinstance(latents, torch.Tensor) or latents.dim() != 3:
+        raise ValueError(f"latents: expected a tensor (experts, rows, width), got "
+                         f"{tuple(latents.shape) if isinstance(latents, torch.Tensor) else type(latents).__name__}")
+    return latents
+
+
+def rep_cos(latents: torch.Tensor) -> torch.Tensor:
+    """Decor's rep-cos: the mean over expert pairs of the mean squared cosine of their latents.
+
+    ``R = mean_{e<f} mean_n cos(z_e[n], z_f[n])^2`` (latents L2-normalised with ``F.normalize``);
+    in [0, 1]: 1 when all experts' latents point the same way, 0 when orthogonal.
+
+    Parameters
+    ----------
+    latents : Tensor
+        ``(E, N, D)``: each expert's latent on each of ``N`` rows.
+
+    Returns
+    -------
+    Tensor
+        A scalar (0 with one expert).
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.randn(1, 5, 4)
+    >>> round(float(rep_cos(torch.cat([z, 2 * z]))), 6)  # the same directions
+    1.0
+    >>> float(rep_cos(torch.tensor([[[1.0, 0.0]], [[0.0, 3.0]]])))  # orthogonal
+    0.0
+    """
+    zn = F.normalize(_check_latents(latents), p=2, dim=2)
+    cos = torch.einsum("end,fnd->efn", zn, zn)
+    return _pairs(cos.pow(2).mean(dim=2))
+
+
+def rep_barlow(latents: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Decor's rep-barlow: the mean over expert pairs of the mean squared off-diagonal cross-correlation.
+
+    Each expert's latents are standardised over the batch (``(z - mean) / (std + eps)``, the
+    biased std); for experts ``e, f`` the cross-correlation is ``C = z_e^T z_f / N`` ``(D, D)``
+    and the penalty is the mean of ``C_jk^2`` over ``j != k``.
+
+    Parameters
+    ----------
+    latents : Tensor
+        ``(E, N, D)``.
+    eps : float
+        Added to the standard deviation (Decor: 1e-5).
+
+    Returns
+    -------
+    Tensor
+        A scalar (0 with one expert or ``D = 1``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = torch.tensor([[1.0, 1.0], [-1.0, -1.0]])  # two perfectly correlated columns
+    >>> round(float(rep_barlow(torch.stack([a, a]), eps=0.0)), 6)
+    1.0
+    >>> b = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
+    >>> round(float(rep_barlow(torch.stack([a, b]), eps=0.0)), 6)  # anti-correlated: squared, still 1
+    1.0
+    """
+    z = _check_latents(latents)
+    z = z - z.mean(dim=1, keepdim=True)
+    z = z / (z.std(dim=1, unbiased=False, keepdim=True) + eps)
+    d = z.shape[2]
+    if d < 2:
+        return z.new_zeros(())
+    c = torch.einsum("enj,fnk->efjk", z, z) / z.shape[1]
+    off = c.pow(2).sum(dim=(2, 3)) - torch.diagonal(c, dim1=2, dim2=3).pow(2).sum(dim=2)
+    return _pairs(off / (d * d - d))
+
+
+def rep_cka(latents: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Decor's rep-cka: the mean over expert pairs of linear CKA between their latents.
+
+    ``CKA(X, Y) = ||X^T Y||_F^2 / (||X^T X||_F ||Y^T Y||_F + eps)`` with ``X``, ``Y`` centred over
+    the batch (Kornblith et al. 2019, arXiv 1905.00414); in [0, 1], 1 for a matrix and itself
+    (or any rotation and scaling of it).
+
+    Parameters
+    ----------
+    latents : Tensor
+        ``(E, N, D)``.
+    eps : float
+        Added to the denominator (Decor: 1e-8).
+
+    Returns
+    -------
+    Tensor
+        A scalar (0 with one expert).
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.randn(1, 20, 3, dtype=torch.float64)
+    >>> round(float(rep_cka(torch.cat([x, 5 * x]))), 6)
+    1.0
+    >>> a = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    >>> b = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    >>> round(float(rep_cka(torch.stack([a, b]))), 6)  # b keeps one of a's two directions
+    0.707107
+    """
+    z = _check_latents(latents)
+    z = z - z.mean(dim=1, keepdim=True)
+    cross = torch.einsum("enj,fnk->efjk", z, z).pow(2).sum(dim=(2, 3))  # ||Z_e^T Z_f||_F^2
+    norm = torch.diagonal(cross).sqrt()  # ||Z_e^T Z_e||_F
+    return _pairs(cross / (norm[:, None] * norm[None, :] + eps))
 
 
 class _ExpertStack(nn.Module):

@@ -30,6 +30,11 @@ SHAPLEY_INSTANCES = 32  # the most held-out instances whose exact Shapley values
 SHAPLEY_ROWS = 2**12  # ... and the most forward rows it spends on them (fewer instances on larger tasks,
 #   at least one: a 16-player task enumerates one instance, 2^16 rows)
 SHAPLEY_CHUNK_ROWS = 2**14  # the most forward rows per pass (whole instances: all 2^n coalitions of several at once)
+SHAPLEY_ESTIMATE_ABOVE = 64  # above this many players the certificate estimates the Shapley error by default
+SHAPLEY_PERMUTATIONS = 16  # ... from this many permutations per instance (antithetic pairs: each order and its reverse)
+SHAPLEY_ESTIMATE_ROWS = 2**15  # ... on as many of the first held-out instances as this many forward rows pay for
+#   (at most SHAPLEY_INSTANCES, at least one; an instance costs permutations * (n - 1) + 2 rows)
+SHAPLEY_METHODS = ("exact", "permutation")  # the values of Certificate.shapley_method
 QUANTILES = ("median", "p90", "max")  # the keys of the certificate's per-instance distributions
 
 
@@ -140,16 +145,30 @@ class Certificate:
         ``|Φ_m| / Σ|Φ|`` of the model's exact modality game and of the planted one
         (:func:`instance_share_errors`). None in certificates saved before it existed.
     shapley_error : dict or None
-        ``{"median", "p90", "max"}`` of ``‖φ_model − φ_planted‖₂ / ‖φ_planted‖₂``, the exact
-        player Shapley values of the model's game (all ``2^n`` coalitions enumerated) against the
-        planted ones, on the instances of ``shapley_instances``. None when the task has more than
-        16 players (:data:`SHAPLEY_MAX_PLAYERS`), or in older certificates.
+        ``{"median", "p90", "max"}`` of ``‖φ_model − φ_planted‖₂ / ‖φ_planted‖₂``, the player
+        Shapley values of the model's game against the planted ones, on the instances of
+        ``shapley_instances``: exact (all ``2^n`` coalitions enumerated) on tasks of at most 16
+        players (:data:`SHAPLEY_MAX_PLAYERS`), estimated (``shapley_method``) on tasks of more than
+        64 (:data:`SHAPLEY_ESTIMATE_ABOVE`). None in between (unless asked for), or in older
+        certificates.
     shapley_errors : list of float or None
         That error on each of those instances, in their order.
     shapley_instances : list of int or None
         The task instance numbers (the first held-out ones) of ``shapley_errors``: at most 32,
-        and at most ``2^14 / 2^n`` (at least one) so enumeration costs at most ``max(2^14, 2^n)``
-        forward rows.
+        and, when exact, at most ``2^12 / 2^n`` (at least one) so enumeration costs at most
+        ``max(2^12, 2^n)`` forward rows; when estimated, as many as ``2^15`` forward rows pay for.
+    shapley_method : {"exact", "permutation"} or None
+        How ``shapley_error`` was obtained: ``"permutation"`` is an estimate from
+        ``shapley_permutations`` random player orders per instance (antithetic: each order and its
+        reverse) of the game *model minus planted* on the same coalitions, whose Shapley values
+        are ``φ_model − φ_planted``; the planted ones in the denominator are exact (the oracle).
+        None in older certificates.
+    shapley_permutations : int or None
+        The permutations per instance of an estimate (None when exact).
+    shapley_standard_errors : list of float or None
+        Per instance, the standard error of the estimated error (delta method over the
+        antithetic pairs; None when exact). The estimate is biased upward by the sampling noise
+        (``E‖φ̂‖² = ‖φ‖² + Σ Var φ̂_i``), so it never flatters a model.
 
     Examples
     --------
@@ -171,6 +190,9 @@ class Certificate:
     shapley_error: dict[str, float] | None = None
     shapley_errors: list[float] | None = None
     shapley_instances: list[int] | None = None
+    shapley_method: str | None = None
+    shapley_permutations: int | None = None
+    shapley_standard_errors: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The certificate as a JSON-serialisable dict."""
@@ -198,11 +220,17 @@ class Certificate:
                          "goal": f"reported ({self.instances} instances)"})
         if self.shapley_error is not None:
             count = len(self.shapley_errors) if self.shapley_errors is not None else "?"
-            rows.append({"check": "Shapley rel. error per instance", "value": _spread_text(self.shapley_error, 3),
-                         "goal": f"reported ({count} instances)"})
+            if self.shapley_method == "permutation":
+                se = self.shapley_standard_errors or [float("nan")]
+                rows.append({"check": "Shapley rel. error per instance (estimated)",
+                             "value": _spread_text(self.shapley_error, 3) + f", s.e. <= {max(se):.3f}",
+                             "goal": f"reported ({count} instances, {self.shapley_permutations} permutations each)"})
+            else:
+                rows.append({"check": "Shapley rel. error per instance", "value": _spread_text(self.shapley_error, 3),
+                             "goal": f"reported ({count} instances)"})
         elif self.instance_share_error is not None:  # a new certificate without it: the task is too large
             rows.append({"check": "Shapley rel. error per instance", "value": "not computed",
-                         "goal": f"needs <= {SHAPLEY_MAX_PLAYERS} players"})
+                         "goal": f"needs <= {SHAPLEY_MAX_PLAYERS} players (or an estimate)"})
         rows.append({"check": "certified", "value": "yes" if self.passed else "NO", "goal": ""})
         return rows
 
@@ -298,18 +326,40 @@ class TrainedModel:
     # ------------------------------------------------------------------ certificate
     def certify(self, task: Task, instances: int = 512, random_coalitions: int = 8,
                 random_state: int = 0, shapley_instances: int = SHAPLEY_INSTANCES,
-                shapley_rows: int = SHAPLEY_ROWS) -> Certificate:
+                shapley_rows: int | None = None, shapley_estimate: bool | None = None,
+                shapley_permutations: int = SHAPLEY_PERMUTATIONS) -> Certificate:
         """Compare the model's game with the planted game on held-out instances; store and return it.
 
         Held-out instances come from the test split (the validation split if there is no
         test split), at most ``instances`` of them. Besides the dataset-level figures that
         decide ``passed``, it reports per-instance distributions: the modality-share error on
-        every held-out instance, and, on tasks of at most 16 players, the normalised error of
-        the exact Shapley values on the first ``shapley_instances`` of them (at most
-        ``shapley_rows / 2^n``, at least one; 0 skips it). Defaults keep the extra time to about a
-        second per model on the smoke tasks (a few seconds for FL-I2MoE, whose forward pass runs
-        ``M + 2`` experts).
+        every held-out instance, and the normalised error of the model's Shapley values on the
+        first ``shapley_instances`` of them (0 skips it). On tasks of at most 16 players the
+        values are exact (at most ``shapley_rows / 2^n`` instances, at least one; default
+        ``2^12`` rows); on tasks of more than 64 players (or with ``shapley_estimate=True``) they
+        are estimated by antithetic permutation sampling of the game *model minus planted*,
+        ``shapley_permutations`` orders per instance, on as many instances as ``shapley_rows``
+        forward rows pay for (default ``2^15``), with a standard error per instance (see
+        :class:`Certificate`). ``shapley_estimate=False`` never estimates. Defaults keep the
+        extra time to about a second per model on the smoke tasks (a few seconds for FL-I2MoE,
+        whose forward pass runs ``M + 2`` experts). ``passed`` never depends on these figures.
+
+        Examples
+        --------
+        >>> import mxbench
+        >>> from mxbench.models import train
+        >>> task = mxbench.generate("smoke", instances=300)[0]
+        >>> model = train(task, "fusion_mlp", epochs=1, certify=False)
+        >>> c = model.certify(task, instances=32, shapley_estimate=True, shapley_rows=2 * (16 * 11 + 2))
+        >>> c.shapley_method, c.shapley_permutations, len(c.shapley_errors), len(c.shapley_standard_errors)
+        ('permutation', 16, 2, 2)
         """
+        if shapley_estimate is not None and not isinstance(shapley_estimate, bool):
+            raise ModelError(f"shapley_estimate: expected true, false or None, got {shapley_estimate!r}")
+        if isinstance(shapley_permutations, bool) or not isinstance(shapley_permutations, (int, np.integer)) \
+                or shapley_permutations < 2 or shapley_permutations % 2:
+            raise ModelError(f"shapley_permutations: expected an even integer >= 2 (antithetic pairs), "
+                             f"got {shapley_permutations!r}")
         self._check_task(task)
         plan = task.plan
         rows = task.split_indices("test")
@@ -362,7 +412,16 @@ class TrainedModel:
             m_true = moebius_from_table(t.table(task.latents[rows][:, list(t.ids)]))[:, 1:]
             term_errors.append(float(np.linalg.norm(m_model - m_true) / max(np.linalg.norm(m_true), 1e-12)))
 
-        sv_rows, sv_errors = self._shapley_errors(task, rows, shapley_instances, shapley_rows)
+        estimate = shapley_estimate if shapley_estimate is not None else n > SHAPLEY_ESTIMATE_ABOVE
+        sv_se = None
+        if estimate:
+            sv_rows, sv_errors, sv_se = self._shapley_estimates(
+                task, rows, shapley_instances, SHAPLEY_ESTIMATE_ROWS if shapley_rows is None else shapley_rows,
+                int(shapley_permutations), random_state)
+        else:
+            sv_rows, sv_errors = self._shapley_errors(task, rows, shapley_instances,
+                                                      SHAPLEY_ROWS if shapley_rows is None else shapley_rows)
+        method = None if sv_errors is None else ("permutation" if estimate else "exact")
 
         share_error = float(np.max(np.abs(share_m - share_t)))
         self.certificate = Certificate(
@@ -373,7 +432,10 @@ class TrainedModel:
             instance_share_error=per_instance_share,
             shapley_error=None if sv_errors is None else spread(sv_errors),
             shapley_errors=None if sv_errors is None else [float(e) for e in sv_errors],
-            shapley_instances=None if sv_rows is None else [int(r) for r in sv_rows])
+            shapley_instances=None if sv_rows is None else [int(r) for r in sv_rows],
+            shapley_method=method,
+            shapley_permutations=int(shapley_permutations) if method == "permutation" else None,
+            shapley_standard_errors=None if sv_se is None else [float(e) for e in sv_se])
         return self.certificate
 
     def _shapley_errors(self, task: Task, rows: np.ndarray, limit: int,
@@ -401,6 +463,64 @@ class TrainedModel:
         phi_model = first_order_from_moebius(moebius_from_table(np.concatenate(values)), "SV")
         phi_truth = task.plan.oracle(task.latents[picked]).shapley()
         return picked, shapley_error(phi_model, phi_truth)
+
+    def _shapley_estimates(self, task: Task, rows: np.ndarray, limit: int, budget: int, permutations: int,
+                           random_state: int) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Estimated Shapley errors of the model's game on the first held-out rows, with standard errors.
+
+        Per instance: ``permutations / 2`` random orders of the players and their reverses; along
+        each order, the coalitions of its first ``1 .. n-1`` players, plus the empty and the full
+        coalition, are masked and go through the model; the planted game ``f*`` of the same
+        masked inputs is subtracted, so the walks give marginal contributions of the difference
+        game, whose Shapley values are ``φ_model − φ_planted`` (a control variate: the noise
+        shrinks with the model's error). ``φ̂`` is the mean over the antithetic pairs; the error is
+        ``‖φ̂‖ / ‖φ_planted‖`` with ``φ_planted`` exact (the oracle), its standard error by the
+        delta method from the spread of the pairs. Orders are seeded by ``random_state`` and the
+        instance number, so an instance's figure does not depend on how many are estimated.
+        ``(None, None, None)`` when ``limit`` is 0.
+        """
+        n, plan = task.n_players, task.plan
+        if limit <= 0:
+            return None, None, None
+        pairs = permutations // 2
+        per_instance = permutations * (n - 1) + 2
+        count = max(1, min(int(limit), len(rows), int(budget) // per_instance))
+        picked = np.asarray(rows[:count])
+        # prefix[k, j]: is the player at position j of an order among its first k + 1?
+        prefix = np.arange(n)[None, :] <= np.arange(n - 1)[:, None]  # (n - 1, n)
+        per_pass = max(1, SHAPLEY_CHUNK_ROWS // per_instance)
+        phi, var = [], []
+        for s in range(0, count, per_pass):
+            chunk = picked[s:s + per_pass]
+            orders, coalitions = [], []
+            for r in chunk:
+                rng = np.random.default_rng([random_state, 12, int(r)])
+                half = np.argsort(rng.random((pairs, n)), axis=1)
+                order = np.concatenate([half, half[:, ::-1]])  # (permutations, n): pair q is (q, q + pairs)
+                coal = np.zeros((permutations, n - 1, n), dtype=bool)
+                np.put_along_axis(coal, np.broadcast_to(order[:, None, :], coal.shape),
+                                  np.broadcast_to(prefix[None], coal.shape), axis=2)
+                orders.append(order)
+                coalitions += [np.zeros((1, n), bool), np.ones((1, n), bool), coal.reshape(-1, n)]
+            base = np.repeat(chunk, per_instance)
+            masked = plan.mask({k: v[base] for k, v in task.inputs.items()}, np.concatenate(coalitions))
+            diff = (self.predict(masked) - plan.f_star(plan.decode(masked))).reshape(len(chunk), per_instance)
+            for d, order in zip(diff, orders):
+                walk = np.concatenate([np.full((permutations, 1), d[0]), d[2:].reshape(permutations, n - 1),
+                                       np.full((permutations, 1), d[1])], axis=1)  # (permutations, n + 1)
+                contrib = np.empty((permutations, n))
+                np.put_along_axis(contrib, order, np.diff(walk, axis=1), axis=1)
+                paired = (contrib[:pairs] + contrib[pairs:]) / 2  # (pairs, n), independent draws
+                phi.append(paired.mean(axis=0))
+                var.append(paired.var(axis=0, ddof=1) / pairs if pairs > 1 else np.zeros(n))
+        phi_diff, var_diff = np.array(phi), np.array(var)
+        truth_norm = np.maximum(np.linalg.norm(plan.oracle(task.latents[picked]).shapley(), axis=1), 1e-12)
+        diff_norm = np.linalg.norm(phi_diff, axis=1)
+        errors = diff_norm / truth_norm
+        # delta method: d‖φ‖/dφ_i = φ_i / ‖φ‖; at φ = 0 the spread of ‖φ̂‖ is about sqrt(Σ Var φ̂_i)
+        spread_num = np.where(diff_norm > 0, np.sqrt(np.sum(phi_diff**2 * var_diff, axis=1))
+                              / np.maximum(diff_norm, 1e-300), np.sqrt(var_diff.sum(axis=1)))
+        return picked, errors, spread_num / truth_norm
 
     # ------------------------------------------------------------------ saving
     def save(self, folder: str | Path, overwrite: bool = False) -> Path:
@@ -549,6 +669,9 @@ def _check_certificate(c: Certificate) -> None:
         passed = bool(float(c.r2_random) >= R2_THRESHOLD and float(c.share_error) <= SHARE_TOLERANCE)
     except (TypeError, ValueError) as e:
         raise ModelError(f"config.json: certificate has non-numeric figures ({e})") from None
+    if c.shapley_method not in (None, *SHAPLEY_METHODS):
+        raise ModelError(f"config.json: certificate shapley_method must be null or one of {SHAPLEY_METHODS}, "
+                         f"got {c.shapley_method!r}")
     for name in ("instance_share_error", "shapley_error"):  # reported figures: only their shape is checked
         d = getattr(c, name)
         if d is not None and not (isinstance(d, dict) and set(d) == set(QUANTILES)

@@ -154,6 +154,11 @@ class TokenTransformer(TaskModel):
         The number of players (player tokens).
     default_lr : float
         The Adam learning rate this model trains best with.
+    large_task_config : dict
+        Options :func:`~mxbench.models.train` uses on tasks of more than 64 players unless given
+        (``heads=1``).
+    large_task_epochs : int
+        :func:`~mxbench.models.train` 's epoch limit on those tasks.
 
     Examples
     --------
@@ -175,6 +180,13 @@ class TokenTransformer(TaskModel):
 
     default_lr = 3e-3
     accepts_one_hot_text = True
+    #: Options :func:`~mxbench.models.train` uses on tasks of more than 64 players unless given:
+    #: one head. At 292 players a head's attention map holds 85k entries per instance and layer, and
+    #: the element-wise work on the maps (softmax, scaling and their gradients) dominates a step:
+    #: a training step of 256 instances took 24 ms per instance with 4 heads, 8 with one (2 cores).
+    large_task_config = {"heads": 1}
+    #: The epoch limit there (epochs of 8,192 fresh instances, about a minute each on 2 cores).
+    large_task_epochs = 12
 
     def __init__(self, modalities: Sequence[ModalitySpec], dim: int = 16, layers: int = 2, heads: int = 4,
                  mlp_ratio: int = 2, pool: str = "flatten", head_hidden: int = 256) -> None:
@@ -196,6 +208,26 @@ class TokenTransformer(TaskModel):
                      if head_hidden else nn.Linear(n_in, 1))
         self.attention: list[torch.Tensor] = []
         self.retain_attention_grad = False
+
+    def activation_floats_per_row(self) -> int:
+        """About how many float32 activations one instance holds in an inference pass.
+
+        Each layer keeps its attention map and, while computing it, the scores and their
+        exponentials (``3 * heads * T^2``), plus the tokens and the MLP's hidden units
+        (``T * dim * (2 * mlp_ratio + 8)``); ``T`` counts the readout token. Inference cuts its
+        batches to stay under :data:`~mxbench.models.common.INFERENCE_FLOATS`.
+
+        Examples
+        --------
+        >>> from mxbench.spec import ModalitySpec
+        >>> TokenTransformer((ModalitySpec("t", "tabular", features=10),), dim=8, heads=2).activation_floats_per_row()
+        3120
+        """
+        t = self.n_players + (1 if self.readout is not None else 0)
+        blocks = list(self.blocks)
+        heads, dim = blocks[0].attn.heads, self.tokens.dim
+        ratio = blocks[0].mlp[0].out_features // dim
+        return len(blocks) * (3 * heads * t * t + t * dim * (2 * ratio + 8))
 
     def __getstate__(self) -> dict:
         # copies and pickles keep the maps, detached (graph tensors cannot be deep-copied)
