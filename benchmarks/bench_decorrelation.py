@@ -36,10 +36,11 @@ the mean material AUROC of the four explainers against the model truth (interval
 specialisation measurably, or the intervals straddle). The Spearman correlation between
 specialisation and that AUROC across all models of B is printed as well.
 
-Budget (2 shared CPU cores, 2 processes): an FL-I2MoE training takes 6-45 s on a
-specialisation task and 15-25 s on the smoke tasks; the full study (A: 5 seeds, 160 models;
-B: 2 tasks x 3 seeds, 24 models) takes about 30-40 minutes, ``--quick`` (A: 3 seeds; B: one
-task) about 15. Trained models are kept in ``--cache`` and reused.
+Budget (2 CPU cores, 2 processes): an FL-I2MoE training takes 6-45 s on a specialisation task
+and 15-25 s on the smoke tasks on a free core. The full study (A: 5 seeds, 160 models; B: 2
+tasks x 3 seeds, 24 models) took 2,915 s on 2 cores of which other work held one most of the
+time (``docs/notes-2026-12-06.md``); on 2 free cores that is about 25-30 minutes, ``--quick``
+(A: 3 seeds; B: one task) about half. Trained models are kept in ``--cache`` and reused.
 
 Run::
 

@@ -34,10 +34,10 @@ from mxbench.generators.suites import suite_specs
 from mxbench.models import train
 
 
-def run_one(task, arch: str, epochs: int | None, device: str, seed: int) -> dict:
+def run_one(task, arch: str, epochs: int | None, device: str, seed: int, progress: bool = False) -> dict:
     """Train and certify one architecture; the figures as a dict."""
     wall, cpu = time.perf_counter(), time.process_time()
-    model = train(task, arch, epochs=epochs, random_state=seed, device=device, certify=False)
+    model = train(task, arch, epochs=epochs, random_state=seed, device=device, certify=False, progress=progress)
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
     model.to("cpu")
     wall, cpu = time.perf_counter(), time.process_time()
@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="train on CUDA if it is available (falls back to the CPU otherwise)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--progress", action="store_true", help="show each epoch's validation R² on stderr")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -116,7 +117,7 @@ def main() -> None:
           f"{len(task.plan.terms)} planted terms; generated in {gen_s:.1f} s; {args.threads} torch threads, {device}")
     results = []
     for arch in args.arch or ["fusion_mlp", "transformer"]:
-        results.append(run_one(task, arch, args.epochs, device, args.seed))
+        results.append(run_one(task, arch, args.epochs, device, args.seed, args.progress))
         print(f"{arch}: {results[-1]['epochs']} epochs, {results[-1]['train_s']:.0f} s training, "
               f"val R² {results[-1]['val_r2']:.4f}", flush=True)
     show(results)
