@@ -155,15 +155,7 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
     >>> _run_jobs(jobs, n_jobs=1)
     {'a': 2, 'b': 8, 'c': 8, 'd': 10}
     """
-    def placeholders(args: tuple) -> tuple:
-        return tuple(x.key for a in args for x in (a if isinstance(a, tuple) else (a,)) if isinstance(x, _Result))
-
-    def resolve(a: Any) -> Any:
-        if isinstance(a, tuple):
-            return tuple(resolve(x) for x in a)
-        return results[a.key] if isinstance(a, _Result) else a
-
-    jobs = [(key, fn, args, tuple(deps) + placeholders(args)) for key, fn, args, deps in jobs]
+    jobs = [(key, fn, args, tuple(deps) + tuple(_result_keys(args))) for key, fn, args, deps in jobs]
     keys = {job[0] for job in jobs}
     if len(keys) != len(jobs):
         raise RunnerError("jobs: two jobs share a key")
@@ -189,7 +181,7 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
         if k is None:
             return None
         key, fn, args, deps = pending.pop(k)
-        return key, fn, tuple(resolve(a) for a in args), deps
+        return key, fn, _substitute(args, results.__getitem__), deps
 
     if n_jobs <= 1:
         while pending:
@@ -218,6 +210,35 @@ def _run_jobs(jobs: Sequence[tuple[Any, Any, tuple, tuple]], n_jobs: int, bar: A
             executor.shutdown(wait=False, kill_workers=True)
         raise
     return results
+
+
+def _result_keys(a: Any) -> list[Any]:
+    """The keys of the :class:`_Result` placeholders in a job argument (tuples searched through).
+
+    Examples
+    --------
+    >>> _result_keys((1, _Result("a"), (_Result("b"), 2)))
+    ['a', 'b']
+    """
+    if isinstance(a, tuple):
+        return [k for x in a for k in _result_keys(x)]
+    return [a.key] if isinstance(a, _Result) else []
+
+
+def _substitute(a: Any, result: Any, leaf: Any = None) -> Any:
+    """``a`` with each :class:`_Result` replaced by ``result(key)`` and every other leaf by
+    ``leaf(x)`` (unchanged by default), tuples searched through.
+
+    Examples
+    --------
+    >>> _substitute((1, _Result("a"), (_Result("b"),)), {"a": 10, "b": 20}.__getitem__)
+    (1, 10, (20,))
+    """
+    if isinstance(a, tuple):
+        return tuple(_substitute(x, result, leaf) for x in a)
+    if isinstance(a, _Result):
+        return result(a.key)
+    return a if leaf is None else leaf(a)
 
 
 def _dask_key(key: Any, run: str) -> str:
@@ -278,20 +299,12 @@ def _run_jobs_dask(order: Sequence[tuple], keys: Sequence[Any], client: Any, bar
             shared[id(a)] = (a, client.scatter([a], broadcast=True, hash=False)[0])
         return shared[id(a)][1]
 
-    def resolve(a: Any) -> Any:
-        if isinstance(a, tuple):
-            return tuple(resolve(x) for x in a)
-        return futures[a.key] if isinstance(a, _Result) else share(a)
-
-    def inside(a: Any) -> list[Any]:
-        return [k for x in a for k in inside(x)] if isinstance(a, tuple) else [a.key] if isinstance(a, _Result) else []
-
     results: dict[Any, Any] = {}
     try:
         for key, fn, args, deps in order:
-            held = set(inside(args))
+            held = set(_result_keys(args))
             after = [futures[d] for d in dict.fromkeys(deps) if d not in held]
-            futures[key] = client.submit(_dask_call, fn, tuple(resolve(a) for a in args), after,
+            futures[key] = client.submit(_dask_call, fn, _substitute(args, futures.__getitem__, share), after,
                                          key=_dask_key(key, run), priority=rank[key], pure=False)
         names = {future.key: key for key, future in futures.items()}
         for batch in as_completed(list(futures.values()), with_results=True, raise_errors=True).batches():
@@ -349,19 +362,23 @@ def _model_present(folder: str | Path) -> bool:
     return folder_complete(folder) if is_url(folder) else (Path(folder) / "config.json").is_file()
 
 
-def _load_model(folder: str | Path, task: Task) -> Any:
+def _load_model(folder: str | Path, task: Task, recheck: bool = False) -> Any:
     """:func:`mxbench.models.load` of a model folder; one at a URL is first copied to this worker
-    process's local temporary folder (:func:`mxbench.cluster.local_copy`, once per process)."""
+    process's local temporary folder (:func:`mxbench.cluster.local_copy`, once per process).
+
+    Hashes are always checked; the certificate is re-measured (``recheck``) only by the training
+    job, once per run: the units and truth jobs that follow load what it has just checked.
+    """
     from mxbench.cluster import is_url, local_copy
     from mxbench.models import ModelError, load
 
     if not is_url(folder):
-        return load(folder, task)
+        return load(folder, task, recheck=recheck)
     try:
         local = local_copy(folder)
     except FileNotFoundError:
         raise ModelError(f"{folder!r} is not a model folder: config.json is missing") from None
-    return load(local, task)
+    return load(local, task, recheck=recheck)
 
 
 def _save_model(model: Any, folder: str | Path) -> None:
@@ -530,7 +547,7 @@ def _train_one(task: Task, arch: str, seed: int, folder: Path | str, options: Ma
     from mxbench.models import train
 
     if _model_present(folder):
-        return str(folder), _load_model(folder, task).seconds
+        return str(folder), _load_model(folder, task, recheck=True).seconds
     arch, options = _spec_options(arch, options)
     model = train(task, arch, random_state=seed, **options)
     _save_model(model, folder)
