@@ -315,7 +315,9 @@ def test_lemon_on_plain_functions():
                                            ({"kernel_width": -0.25}, "kernel_width"),
                                            ({"lam": -1.0}, "lam"), ({"lam": "big"}, "lam"), ({"variant": "kernel"}, "variant"), ({"set_size": 0}, "set_size"),
                                            ({"n_flips": 0}, "n_flips"), ({"whole_rate": 2.0}, "whole_rate"),
-                                           ({"tol": 0.0}, "tol"), ({"refit": "yes"}, "refit")])
+                                           ({"tol": 0.0}, "tol"), ({"refit": "yes"}, "refit"),
+                                           ({"rounds": 0}, "rounds"), ({"rounds": 2.5}, "rounds"),
+                                           ({"screen_tol": -1e-3}, "screen_tol")])
 def test_lemon_bad_params(kwargs, field):
     value = str(next(iter(kwargs.values())))
     calls = []
@@ -401,3 +403,77 @@ def test_lemon_ends_on_games_of_one_to_three_players_is_exact(n):
     e = LEMON(budget=64).explain(game, n_players=n)
     assert e.extras["exact_table"] and e.n_queries == 2**n
     np.testing.assert_allclose(e.attributions, Exact().explain(game, n_players=n).attributions, atol=1e-12)
+
+
+def test_balanced_sets_draw_every_player_of_the_pool_equally_often():
+    from mxbench.explainers.surrogate import balanced_sets
+    rng = np.random.default_rng(3)
+    pool = np.array([1, 4, 5, 8, 9, 11, 12])
+    sets = balanced_sets(14, pool, 21, 3, rng)   # 63 draws: 9 permutations of the 7 players
+    sizes = sets.sum(axis=1)
+    assert sets.shape == (21, 14) and sizes.min() >= 2 and sizes.max() == 3  # a straddling set may repeat a player
+    counts = sets.sum(axis=0)
+    assert counts[np.setdiff1d(np.arange(14), pool)].sum() == 0
+    assert counts[pool].max() == 9 and counts[pool].min() >= 8   # 9 draws each, less a repeat
+    assert not (sets[0] & sets[1]).any()   # the first permutation
+    assert (sets[:7].sum(axis=0)[pool] >= 2).all() and (sets[:7].sum(axis=0)[pool] <= 3).all()
+    assert balanced_sets(5, np.array([2]), 3, 4, rng).sum(axis=1).tolist() == [1, 1, 1]  # size capped by the pool
+
+
+def _sparse_game(n: int, seed: int):
+    """A game on ``n`` players with a few effects and many exact dummies: a main effect, a
+    synergy pair (nothing when either is inserted alone), a redundancy pair (nothing when either
+    is removed alone) and a 3-way product; weights whose sums never cancel exactly (a set whose
+    effects cancel would be screened out)."""
+    rng = np.random.default_rng(seed)
+    p = rng.choice(n, 9, replace=False)
+
+    def game(c):
+        c = c.astype(float)
+        return (1.13 * c[:, p[0]] + 2.07 * c[:, p[1]] * c[:, p[2]] + 1.52 * np.maximum(c[:, p[3]], c[:, p[4]])
+                - 0.91 * c[:, p[5]] * c[:, p[6]] * c[:, p[7]] + 0.3)
+    return game, p[:8], p[8]
+
+
+def test_lemon_screens_out_null_sets_and_keeps_players_of_interactions():
+    n = 200
+    for seed in range(3):
+        game, active, _ = _sparse_game(n, seed)
+        e = LEMON(budget=n, random_state=seed).explain(game, n_players=n, modality_of=[0] * 100 + [1] * 100)
+        assert e.n_queries <= n and e.extras["rounds"] == 4
+        screened = e.extras["screened"]
+        # most dummies are certified null at each end; no active player ever is
+        assert screened["insertion"] >= 120 and screened["removal"] >= 120
+        ins, rem = e.extras["end_coef"]["insertion"], e.extras["end_coef"]["removal"]
+        dummies = np.setdiff1d(np.arange(n), active)
+        assert (ins[dummies] != 0).sum() + (rem[dummies] != 0).sum() <= 40
+        # every active player has a non-zero attribution, above every dummy's
+        a = np.abs(e.attributions)
+        assert (a[active] > 0).all() and a[active].min() > np.sort(a[dummies])[-5]
+        # the synergy pair is invisible on insertion alone and the redundancy pair on removal alone
+        assert abs(rem[active[1]]) > 0.5 and abs(ins[active[3]]) > 0.5
+
+
+def test_lemon_screening_is_off_with_one_round_and_on_games_without_exact_dummies():
+    n = 160
+    game, active, _ = _sparse_game(n, 7)
+    one = LEMON(budget=n, random_state=0, rounds=1).explain(game, n_players=n)
+    assert one.extras["screened"] == {"insertion": 0, "removal": 0} and one.n_queries <= n
+    noisy = lambda c: game(c) + 1e-6 * c.astype(float) @ np.linspace(1.0, 2.0, n)  # noqa: E731 (no exact dummy left)
+    e = LEMON(budget=n, random_state=0).explain(noisy, n_players=n)
+    assert e.extras["screened"] == {"insertion": 0, "removal": 0}
+    loose = LEMON(budget=n, random_state=0, screen_tol=1e-5).explain(noisy, n_players=n)
+    assert loose.extras["screened"]["insertion"] >= 60   # a tolerance above the dummies' size screens them
+    a = np.abs(loose.attributions)
+    assert a[active].min() > np.median(a)
+
+
+def test_lemon_screened_design_is_deterministic_and_fills_the_budget():
+    n = 120
+    game, _, _ = _sparse_game(n, 2)
+    a = LEMON(budget=90, random_state=5).explain(game, n_players=n)
+    b = LEMON(budget=90, random_state=5).explain(game, n_players=n)
+    np.testing.assert_array_equal(a.attributions, b.attributions)
+    assert a.n_queries == 90   # pools of a few players run out of distinct sets: drawn from all players
+    c = LEMON(budget=90, random_state=6).explain(game, n_players=n)
+    assert not np.array_equal(a.attributions, c.attributions)

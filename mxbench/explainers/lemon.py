@@ -10,10 +10,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from mxbench.explainers.base import BudgetedGame, Explainer, full_and_empty, modality_coalitions, modality_sums
+from mxbench.explainers.base import (BudgetedGame, Explainer, coalition_keys, full_and_empty, modality_coalitions,
+                                     modality_sums)
 from mxbench.oracles.moebius import coalition_index, indices_from_values
 from mxbench.explainers.params import check_bool, check_choice, check_int, check_positive, check_unit
 from mxbench.explainers.surrogate import (
+    balanced_sets,
     cosine_distance_to_full,
     ends_masks,
     fill_budget,
@@ -39,6 +41,14 @@ ENDS_LAM_RATIO = 0.01
 LAM_RULES = ("auto", "ratio", "null")
 #: Each design's defaults for the parameters left None: the l1 share ``alpha``, ``refit`` and
 #: FISTA's ``tol`` (measured on the ``paper`` and ``standard`` suites; ``docs/notes-2026-12-06.md``).
+#: ``"ends"``: the budget is spent in this many rounds by default (1: one batch, no screening).
+SCREEN_ROUNDS = 4
+#: ``"ends"``: a set whose change is at most this fraction of the largest change seen is a null set.
+SCREEN_TOL = 1e-9
+#: ``"ends"``: after a round, sets are sized to hold about this many unscreened active players.
+ACTIVE_PER_SET = 0.7
+#: ``"ends"``: an end fit with at least this many rows per player left by the screen is least squares.
+OLS_ROWS_PER_PLAYER = 4
 VARIANT_DEFAULTS = {"ends": {"alpha": 0.95, "refit": False, "tol": 1e-7},
                     "lime": {"alpha": 0.25, "refit": True, "tol": 1e-10}}
 
@@ -87,9 +97,19 @@ class LEMON(Explainer):
     half the budget (else they fall back to ``Σ_{j∈G_m} β_j``; ``extras["modality_exact"]``).
 
     **``variant="ends"`` (default: the stronger at budgets of about ``n`` and below).** The rest
-    of the budget goes to sets ``R`` of about ``set_size`` players (default ``round(√n / 2)``,
-    :func:`default_set_size`) drawn uniformly, alternately *inserted* into the empty coalition
-    (the query is ``R``) and *removed* from the full one (``N ∖ R``)
+    of the budget goes to sets ``R`` of ``set_size`` players (default ``round(√n / 2)``,
+    :func:`default_set_size`), alternately *inserted* into the empty coalition (the query is
+    ``R``) and *removed* from the full one (``N ∖ R``), drawn so that every player is in as many
+    sets as any other (:func:`~mxbench.explainers.surrogate.balanced_sets`), in ``rounds``
+    rounds of equal shares of the budget. **Screening**: after each round, a set whose gain
+    (or drop) is at most ``screen_tol`` times the largest change seen certifies its players
+    as without effect at that end, and later rounds draw that end's sets from the other players
+    only, sized (unless ``set_size`` is given) to hold about ``ACTIVE_PER_SET`` of them; the
+    end's fit then has only the players never certified (group testing on the game's exact
+    dummies: a game without exact dummies, such as a trained model's, screens nothing unless
+    ``screen_tol`` is raised above its distractors' size, and a set whose effects cancel exactly
+    screens its players out). Games too small to hold ``budget`` distinct sets of one size
+    get one batch of sets of sizes ``1 .. 2·set_size - 1`` instead
     (:func:`~mxbench.explainers.surrogate.ends_masks`). Two surrogates, one per end, are fitted
     without intercept and with unit weights: gains ``v(R) - v(∅) ≈ Σ_{j∈R} γ_j`` and drops
     ``v(N) - v(N ∖ R) ≈ Σ_{j∈R} δ_j``; the attributions are ``(γ + δ) / 2``. Near an end, a set
@@ -112,7 +132,8 @@ class LEMON(Explainer):
 
     ``extras`` holds the ``variant``, ``intercept``, ``lam``, ``lam_max`` (one per end fit for
     ``"ends"``), ``sgl_coef``, ``end_coef`` (``"ends"``: ``{"insertion": γ, "removal": δ}``),
-    ``set_size``, ``exact_table`` (``"ends"``: the design holds all ``2^n`` coalitions of a small
+    ``set_size``, ``rounds``, ``first_set_size`` and ``screened`` (``"ends"`` with screening: the
+    players certified without effect, per end), ``exact_table`` (``"ends"``: the design holds all ``2^n`` coalitions of a small
     game, so the attributions are its exact Shapley values and there is no fit), the ``group_norms`` ``‖β_{G_m}‖``, ``group_zero``, ``surrogate_modality``
     (``Σ_{j∈G_m} β_j``), ``modality_exact``, ``modality_values`` (``u`` on the ``2^M`` coalitions,
     bit ``m`` = modality ``m``, when exact), ``n_samples`` (masks in the fit, repeats included),
@@ -149,6 +170,13 @@ class LEMON(Explainer):
     tol : float, optional
         FISTA's relative step tolerance (> 0); None: the design's default (``"ends"``: 1e-7,
         ample for a ranking; ``"lime"``: 1e-10).
+    rounds : int
+        ``"ends"``: rounds of the design (>= 1; default ``SCREEN_ROUNDS`` = 4; 1: one batch,
+        no screening).
+    screen_tol : float
+        ``"ends"``: a set whose change is at most this fraction of the largest change seen
+        certifies its players as without effect at its end (>= 0; default ``SCREEN_TOL`` = 1e-9:
+        exact dummies only; 0 screens on exact zeros only).
 
     Notes
     -----
@@ -182,7 +210,8 @@ class LEMON(Explainer):
     def __init__(self, budget: int | None = None, random_state: int | None = 0, variant: str = "ends",
                  set_size: int | None = None, kernel_width: float = 0.25, alpha: float | None = None,
                  lam: float | str = "auto", n_flips: int = 100, refit: bool | None = None,
-                 whole_rate: float = 0.0, max_iter: int = 5000, tol: float | None = None) -> None:
+                 whole_rate: float = 0.0, max_iter: int = 5000, tol: float | None = None,
+                 rounds: int = SCREEN_ROUNDS, screen_tol: float = SCREEN_TOL) -> None:
         self.budget = budget
         self.random_state = random_state
         self.variant = variant
@@ -195,6 +224,8 @@ class LEMON(Explainer):
         self.whole_rate = whole_rate
         self.max_iter = max_iter
         self.tol = tol
+        self.rounds = rounds
+        self.screen_tol = screen_tol
 
     def default_budget(self, n_players: int) -> int:
         return DEFAULT_BUDGET
@@ -213,6 +244,8 @@ class LEMON(Explainer):
              "whole_rate": check_unit("whole_rate", self.whole_rate),
              "n_flips": check_int("n_flips", self.n_flips, 1),
              "max_iter": check_int("max_iter", self.max_iter, 1),
+             "rounds": check_int("rounds", self.rounds, 1),
+             "screen_tol": check_positive("screen_tol", self.screen_tol, allow_zero=True),
              "tol": self._default("tol") if self.tol is None else check_positive("tol", self.tol)}
         lam = self.lam
         if isinstance(lam, str) and lam in LAM_RULES:
@@ -232,15 +265,19 @@ class LEMON(Explainer):
         modality_of = game.modality_of
         exact = 2**n_mod <= budget // 2
         fixed = modality_coalitions(modality_of, n_mod) if exact else full_and_empty(n)
-        if p["variant"] == "ends":
-            r = p["set_size"] if p["set_size"] is not None else default_set_size(n)
-            spread = math.comb(n, min(r, max(1, (n - 1) // 2))) < budget  # too few sets of size r
-            draw = lambda k: ends_masks(n, k, r, rng, spread)[0]  # noqa: E731
-        else:
-            r = None
-            draw = lambda k: modality_masks(modality_of, n_mod, k, rng, p["whole_rate"])  # noqa: E731
-        masks = fill_budget(draw, fixed, budget, max_draws=4 * budget)
-        y = game(masks)
+        screen: dict[str, Any] = {}
+        keep = None
+        r = p["set_size"] if p["set_size"] is not None else default_set_size(n)
+        if p["variant"] == "ends" and math.comb(n, min(r, max(1, (n - 1) // 2))) >= budget:
+            masks, y, keep, screen = self._screened_ends(game, fixed, budget, p, rng)
+        else:  # the LIME design, or a game too small to hold enough distinct sets of one size
+            if p["variant"] == "ends":
+                draw = lambda k: ends_masks(n, k, r, rng, True)[0]  # noqa: E731
+            else:
+                r = None
+                draw = lambda k: modality_masks(modality_of, n_mod, k, rng, p["whole_rate"])  # noqa: E731
+            masks = fill_budget(draw, fixed, budget, max_draws=4 * budget)
+            y = game(masks)
         if p["variant"] == "ends" and n <= 20 and len(np.unique(coalition_index(masks))) == 2**n:
             # the design holds every coalition (a game of a few players): the exact Shapley values
             table = np.empty(2**n)
@@ -251,12 +288,13 @@ class LEMON(Explainer):
         elif p["variant"] == "ends":
             n_fixed = len(fixed)  # the fixed rows run from the empty coalition (first) to the full one (last)
             fits = self._fit_ends(masks[n_fixed:], y[n_fixed:], float(y[0]), float(y[n_fixed - 1]),
-                                  modality_of, p, rng)
+                                  modality_of, p, rng, keep)
             coef = np.mean([q["coef"] for q in fits], axis=0)
             intercept = float(y[0])  # v(∅): the surrogate's value with every player absent
             summary = {"lam": [q["lam"] for q in fits], "lam_max": [q["lam_max"] for q in fits],
                        "sgl_coef": np.mean([q["sgl_coef"] for q in fits], axis=0),
                        "end_coef": {q["end"]: q["coef"] for q in fits}, "set_size": r, "exact_table": False,
+                       **screen,
                        "n_iter": max(q["n_iter"] for q in fits), "converged": all(q["converged"] for q in fits)}
         else:
             w = lime_kernel(cosine_distance_to_full(masks), p["kernel_width"])
@@ -307,8 +345,82 @@ class LEMON(Explainer):
         return {"coef": coef, "intercept": float(intercept), "lam": float(lam), "lam_max": float(lam_max),
                 "sgl_coef": fit.coef, "n_iter": fit.n_iter, "converged": fit.converged}
 
+    def _screened_ends(self, game: BudgetedGame, fixed: np.ndarray, budget: int, p: Mapping[str, Any],
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """The ``"ends"`` sample, drawn in ``rounds`` rounds of equal shares of the budget.
+
+        Each round draws, alternately, sets to insert into ∅ from the insertion pool and sets
+        to remove from N from the removal pool (:func:`balanced_sets`), and evaluates them. A
+        set whose change (gain or drop) is at most ``screen_tol`` times the largest change seen
+        is *null*: its players leave that end's pool (a player without effect when inserted,
+        such as one of a synergy, stays in the removal pool, and the other way round). Then
+        each end's set size is chosen so that a set holds about ``ACTIVE_PER_SET`` active
+        players, from the share of null sets in the round (``(1 - ρ)^r`` for a density ``ρ``).
+        A pool that cannot hold twice a round's sets, and rows a round still cannot draw from its
+        pools (repeats), are drawn from all players. Returns the masks (``fixed`` first), their values and the summary for ``extras``.
+        """
+        n = game.n_players
+        top = max(1, (n - 1) // 2)
+        size = [min(p["set_size"] if p["set_size"] is not None else default_set_size(n), top)] * 2
+        pools = [np.arange(n), np.arange(n)]
+        masks, y = fixed, game(fixed)
+        v_empty, v_full = float(y[0]), float(y[len(fixed) - 1])
+        first_size = size[0]
+
+        def drawer(pool_of: list[np.ndarray]):
+            live = [len(q) > 0 for q in pool_of]
+            if not any(live):
+                pool_of, live = [np.arange(n)] * 2, [True, True]
+
+            def draw(k: int) -> np.ndarray:
+                ends = np.arange(k) % 2 if all(live) else np.full(k, 0 if live[0] else 1)
+                out = np.empty((k, n), dtype=bool)
+                for e in (0, 1):
+                    rows = ends == e
+                    if rows.any():
+                        sets = balanced_sets(n, pool_of[e], int(rows.sum()), size[e], rng)
+                        out[rows] = ~sets if e else sets
+                return out
+            return draw
+
+        rounds = p["rounds"]
+        for k in range(rounds):
+            target = len(fixed) + (budget - len(fixed)) * (k + 1) // rounds
+            before = len(masks)
+            # a pool too small to hold twice the round's sets of its size gives way to every player
+            quota = (target - before) / 2
+            roomy = [q if len(q) == 0 or math.comb(len(q), size[e]) >= 2 * quota else np.arange(n)
+                     for e, q in enumerate(pools)]
+            masks = fill_budget(drawer(roomy), masks, target, max_draws=4 * budget)
+            if len(np.unique(coalition_keys(masks))) < target:
+                masks = fill_budget(drawer([np.arange(n)] * 2), masks, target, max_draws=4 * budget)
+            y = np.concatenate([y, game(masks[before:])])
+            if rounds == 1:
+                break
+            removal = 2 * masks.sum(axis=1) > n
+            change = np.where(removal, v_full - y, y - v_empty)
+            scale = max(float(np.abs(change).max()), abs(v_full - v_empty))
+            null = np.abs(change) <= p["screen_tol"] * scale
+            null[:len(fixed)] = False
+            new = np.zeros(len(masks), dtype=bool)
+            new[before:] = True
+            for e in (0, 1):
+                rows = (removal == bool(e))
+                sets = ~masks if e else masks
+                kept = ~sets[rows & null].any(axis=0)
+                pools[e] = np.flatnonzero(kept)
+                fresh = rows & new
+                if fresh.any():  # the density of active players among the round's sets of this end
+                    zero = float(null[fresh].mean())
+                    rho = 1.0 - max(zero, 1e-3) ** (1.0 / size[e]) if zero < 1.0 else 1.0 / (2 * size[e])
+                    size[e] = int(max(1, min(round(ACTIVE_PER_SET / max(rho, 1e-3)), max(1, len(pools[e]) // 2), top)))
+        keep = [np.isin(np.arange(n), q) for q in pools]
+        return masks, y, keep, {"first_set_size": first_size, "rounds": rounds,
+                          "screened": {"insertion": int(n - len(pools[0])), "removal": int(n - len(pools[1]))}}
+
     def _fit_ends(self, masks: np.ndarray, y: np.ndarray, v_empty: float, v_full: float, modality_of: np.ndarray,
-                  p: Mapping[str, Any], rng: np.random.Generator) -> list[dict[str, Any]]:
+                  p: Mapping[str, Any], rng: np.random.Generator,
+                  keep: list[np.ndarray] | None = None) -> list[dict[str, Any]]:
         """The two end fits on the sampled sets (the whole-modality coalitions only anchor them):
         gains ``v(R) - v(∅)`` on the inserted sets, drops ``v(N) - v(N∖R)`` on the removed ones (a
         row of more than ``n/2`` players removes its complement)."""
@@ -319,7 +431,23 @@ class LEMON(Explainer):
         for end, rows in (("insertion", twice <= n), ("removal", twice >= n)):
             X = (~masks[rows] if end == "removal" else masks[rows]).astype(np.float64)
             t = (v_full - y[rows]) if end == "removal" else (y[rows] - v_empty)
-            if X.any():
-                fit = self._fit(X, t, np.ones(len(t)), modality_of, p, rng, fit_intercept=False)
+            cols = np.ones(n, dtype=bool) if keep is None else keep[end == "removal"]
+            if X.any() and cols.any() and OLS_ROWS_PER_PLAYER * cols.sum() <= len(t) and keep is not None:
+                # screening left far fewer players than rows: least squares, no shrinkage
+                coef = np.linalg.lstsq(X[:, cols], t, rcond=None)[0]
+                coef[np.abs(coef) <= p["screen_tol"] * float(np.abs(t).max())] = 0.0  # exact dummies: 0, not 1e-16
+                full = np.zeros(n)
+                full[cols] = coef
+                fits.append({"end": end, "coef": full, "sgl_coef": full.copy(), "intercept": 0.0, "lam": 0.0,
+                             "lam_max": 0.0, "n_iter": 0, "converged": True})
+            elif X.any() and cols.any():
+                fit = self._fit(X[:, cols], t, np.ones(len(t)), modality_of[cols], p, rng, fit_intercept=False)
+                for key in ("coef", "sgl_coef"):
+                    full = np.zeros(n)
+                    full[cols] = fit[key]
+                    fit[key] = full
                 fits.append({"end": end, **fit})
+            elif X.any():  # every player was screened out at this end: it contributes nothing
+                fits.append({"end": end, "coef": np.zeros(n), "sgl_coef": np.zeros(n), "intercept": 0.0,
+                             "lam": 0.0, "lam_max": 0.0, "n_iter": 0, "converged": True})
         return fits

@@ -18,6 +18,7 @@ design and ``β0 = ȳ - x̄ᵀβ``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -180,6 +181,48 @@ def ends_masks(n_players: int, n_samples: int, set_size: int, rng: np.random.Gen
     chosen[np.repeat(np.arange(n_samples), take.sum(axis=1)), order[take]] = True
     removed = np.arange(n_samples) % 2 == 1
     return np.where(removed[:, None], ~chosen, chosen), removed
+
+
+def balanced_sets(n_players: int, pool: np.ndarray, n_samples: int, set_size: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """``n_samples`` sets of ``set_size`` players of ``pool``, each player as often as any other.
+
+    The sets are consecutive blocks of ``set_size`` players of a stream of random permutations
+    of ``pool`` (a set that straddles two permutations may draw a player twice, and then holds
+    one player less), so after ``k`` sets every player of the pool has been drawn
+    ``⌊k·r/|pool|⌋`` or one more times: none is
+    left out by chance, as a quarter of the players are when ``n`` sets of ``√n / 2`` players
+    are drawn independently.
+
+    Parameters
+    ----------
+    n_players : int
+        Columns of the result.
+    pool : ndarray of int
+        The players to draw from (at least one).
+    n_samples, set_size : int
+        Rows, and players per row (at most ``len(pool)``).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples, n_players)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sets = balanced_sets(6, np.arange(6), 6, 2, np.random.default_rng(0))
+    >>> sets.sum(axis=1).tolist(), sets.sum(axis=0).tolist()
+    ([2, 2, 2, 2, 2, 2], [2, 2, 2, 2, 2, 2])
+    """
+    pool = np.asarray(pool, dtype=np.int64)
+    r = max(1, min(int(set_size), len(pool)))
+    per_perm = len(pool) / r
+    count = int(math.ceil(n_samples / per_perm)) + 1
+    stream = pool[np.argsort(rng.random((count, len(pool))), axis=1)].ravel()[:n_samples * r]
+    out = np.zeros((n_samples, n_players), dtype=bool)
+    out[np.arange(n_samples)[:, None], stream.reshape(n_samples, r)] = True
+    return out
 
 
 def fill_budget(draw: Callable[[int], np.ndarray], fixed: np.ndarray, n_distinct: int,
