@@ -8,6 +8,9 @@ Per paper task, side by side in one run:
   explanation (the game's own time excluded);
 - the queries each needs to reach material AUROC 0.95 and share error 0.05 (the smallest budget
   of the grid that does, on average over the instances);
+- SparseMoebius's recovery of the whole planted Möbius support: the queries it spends at its
+  default budget of ``8n`` (it stops once its recovery is verified) and the share of instances recovered exactly
+  (every coefficient, hence every index, to float precision); goal: at most ``4n`` queries;
 - planted-game evaluation throughput (coalitions per second through the rendered inputs).
 
 With ``--pairs``, the pair-probe table of ``benchmarks/bench_pairs_scale.py`` follows (pair
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import mxbench
-from mxbench.explainers import LEMON, LIME, MMSHAP, KernelSHAP, PermutationShapley
+from mxbench.explainers import LEMON, LIME, MMSHAP, KernelSHAP, PermutationShapley, SparseMoebius
 from mxbench.explainers.base import min_budget_of
 from mxbench.generators.suites import suite_specs
 from mxbench.validation import Truth
@@ -44,6 +47,7 @@ EXPLAINERS = {
     "kernelshap": lambda b, s: KernelSHAP(budget=b, random_state=s),
     "permutation": lambda b, s: PermutationShapley(budget=b, random_state=s),
     "mmshap": lambda b, s: MMSHAP(budget=b, random_state=s),
+    "sparse-moebius": lambda b, s: SparseMoebius(budget=b, random_state=s),
 }
 
 
@@ -84,6 +88,22 @@ def run_task(spec, instances: int, seeds: list[int]) -> list[dict]:
                          "auroc": float(np.mean(aur)), "share_error": float(np.mean(err)),
                          "seconds": float(np.mean(sec))})
     return rows
+
+
+def support_recovery(spec, instance: int, seed: int) -> dict:
+    """SparseMoebius at its default budget on one planted game: queries, seconds, and whether every Möbius
+    coefficient it reports equals the oracle's (and none is missing)."""
+    task = mxbench.generate(spec, instances=instance + 1)
+    oracle = task.oracle()
+    want = {}
+    for block, coef in zip(oracle.blocks, oracle.coefs):
+        for mask in range(1, 2 ** len(block)):
+            if abs(coef[instance, mask]) > 1e-12:
+                want[tuple(sorted(int(block[j]) for j in range(len(block)) if mask >> j & 1))] = coef[instance, mask]
+    e = SparseMoebius(budget=None, random_state=seed).explain(task.game(instance))
+    got = e.extras["terms"]
+    same = set(got) == set(want) and all(abs(got[t] - want[t]) <= 1e-9 * max(1.0, abs(want[t])) for t in want)
+    return {"queries": e.n_queries, "seconds": e.seconds, "exact": bool(same and e.extras["exact"])}
 
 
 def throughput(spec, batch: int = 4096) -> float:
@@ -137,6 +157,11 @@ def main(argv=None) -> None:
             k = [q for q in rows if q["task"] == spec.name and q["explainer"] == "kernelshap" and q["budget"] == r["budget"]]
             if k:
                 print(f"  lemon/kernelshap seconds at {r['budget']}: {r['seconds'] / k[0]['seconds']:.2f}")
+        support = [support_recovery(spec, i, seed) for seed in seeds for i in range(args.instances)]
+        q = np.array([r["queries"] for r in support]) / spec.n_players
+        print(f"  sparse-moebius support recovery (default budget 8n): exact on {sum(r['exact'] for r in support)} of "
+              f"{len(support)}; queries {q.mean():.2f}n on average, {q.max():.2f}n at most (goal <= 4n); "
+              f"{np.mean([r['seconds'] for r in support]):.3f} s per explanation")
     big = max(suite_specs("paper"), key=lambda s: s.n_players)
     print(f"\nplanted-game throughput, {big.name} ({big.n_players} players): {throughput(big):,.0f} coalitions/s")
     if args.pairs:

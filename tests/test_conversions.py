@@ -53,7 +53,7 @@ def test_each_explainer_declares_its_index_and_order(example):
     game = example.game(0)
     cases = {"exact": ("SII", 2), "kernelshap": ("SV", 1), "permutation": ("SV", 1), "mmshap": ("SV", 1),
              "lime": ("LIME", 1), "lemon": ("LEMON", 1), "occlusion": ("LOO", 1), "sii-probe": ("SII", 2),
-             "redundancy-gap": ("RG", 2), "unimodal": ("Unimodal", 1)}
+             "redundancy-gap": ("RG", 2), "unimodal": ("Unimodal", 1), "sparse-moebius": ("SII", 2)}
     for name, (index, order) in cases.items():
         e = EXPLAINERS[name](budget=64 if name != "exact" else None).explain(game)
         assert (e.index, e.order) == (index, order), name

@@ -18,7 +18,7 @@ SET = {"exact": {"budget": 64}, "lemon": {"variant": "lime", "alpha": 0.5}, "lim
        "kernelshap": {"paired": False}, "permutation": {"antithetic": False}, "mmshap": {"budget": 40},
        "occlusion": {"random_state": 4}, "sii-probe": {"pairs": [(0, 1)]}, "redundancy-gap": {"form": "mc"},
        "integrated_gradients": {"steps": 8}, "attention_rollout": {}, "attention_grad": {"target": "predicted"},
-       "expert_maps": {"steps": 4}, "unimodal": {"base": "lime"}}
+       "expert_maps": {"steps": 4}, "unimodal": {"base": "lime"}, "sparse-moebius": {"group_size": 2}}
 
 
 def game() -> FunctionGame:

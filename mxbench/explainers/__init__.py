@@ -18,6 +18,7 @@ from mxbench.explainers.lime import LIME
 from mxbench.explainers.occlusion import Occlusion
 from mxbench.explainers.permutation import MMSHAP, PermutationShapley
 from mxbench.explainers.registry import EXPLAINERS, explainer_spec, get_explainer
+from mxbench.explainers.support import SparseMoebius
 from mxbench.explainers.unimodal import Unimodal
 from mxbench.explainers.wrap import FunctionExplainer, as_explainer
 
@@ -40,6 +41,6 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["BudgetedGame", "Explainer", "Explanation", "as_game", "Exact", "LEMON", "LIME", "KernelSHAP", "MMSHAP",
-           "Occlusion", "PermutationShapley", "RedundancyGap", "SIIProbe", "WhiteBoxExplainer",
+           "Occlusion", "PermutationShapley", "RedundancyGap", "SIIProbe", "SparseMoebius", "WhiteBoxExplainer",
            "IntegratedGradients", "AttentionRollout", "AttentionGrad", "ExpertMaps", "Unimodal", "EXPLAINERS", "get_explainer",
            "explainer_spec", "as_explainer", "FunctionExplainer"]

@@ -95,6 +95,7 @@ EXPLAINERS = ExplainerRegistry({
     "occlusion": "mxbench.explainers.occlusion:Occlusion",
     "sii-probe": "mxbench.explainers.interactions:SIIProbe",
     "redundancy-gap": "mxbench.explainers.interactions:RedundancyGap",
+    "sparse-moebius": "mxbench.explainers.support:SparseMoebius",
     "integrated_gradients": "mxbench.explainers.whitebox.gradients:IntegratedGradients",
     "attention_rollout": "mxbench.explainers.whitebox.attention:AttentionRollout",
     "attention_grad": "mxbench.explainers.whitebox.attention:AttentionGrad",
