@@ -24,19 +24,24 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-from pathlib import Path
+import os
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one thread: a threaded BLAS on a shared machine distorts the seconds
 
-import mxbench
-from mxbench.explainers import LEMON, LIME, MMSHAP, KernelSHAP, PermutationShapley, SparseMoebius
-from mxbench.explainers.base import min_budget_of
-from mxbench.generators.suites import suite_specs
-from mxbench.validation import Truth
-from mxbench.validation.recovery import auroc
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import mxbench  # noqa: E402
+from mxbench.explainers import LEMON, LIME, MMSHAP, KernelSHAP, PermutationShapley, SparseMoebius  # noqa: E402
+from mxbench.explainers.base import min_budget_of  # noqa: E402
+from mxbench.generators.suites import suite_specs  # noqa: E402
+from mxbench.validation import Truth  # noqa: E402
+from mxbench.validation.recovery import auroc  # noqa: E402
 
 FRACTIONS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 AUROC_GOAL, SHARE_GOAL = 0.95, 0.05

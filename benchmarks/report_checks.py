@@ -27,7 +27,7 @@ MAX_N = 8
 
 def explainers():
     from mxbench.explainers import (LEMON, LIME, MMSHAP, Exact, KernelSHAP, Occlusion, PermutationShapley,
-                                    RedundancyGap, SIIProbe, Unimodal)
+                                    RedundancyGap, SIIProbe, SparseMoebius, Unimodal)
     from mxbench.explainers.adapters import make_adapter
 
     def budgeted(e):
@@ -36,7 +36,7 @@ def explainers():
 
     own = [Exact(), budgeted(KernelSHAP()), budgeted(PermutationShapley()), budgeted(MMSHAP()), Occlusion(),
            budgeted(LEMON()), budgeted(LIME()), budgeted(SIIProbe()), budgeted(RedundancyGap()),
-           budgeted(Unimodal())]
+           budgeted(Unimodal()), budgeted(SparseMoebius())]
     exact = ["shap:ExactExplainer", "shapiq:ExactComputer", "captum:IntegratedGradients", "captum:FeatureAblation"]
     adapters = [
         ("shap", ["shap:KernelExplainer", "shap:PermutationExplainer", "shap:ExactExplainer",

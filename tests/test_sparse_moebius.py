@@ -99,7 +99,9 @@ def test_paper_task_recovered_exactly_with_fewer_queries_than_twice_the_players(
         want = oracle.pair_values(pairs)[i]
         got = [e.interactions.get(p, 0.0) for p in pairs]
         np.testing.assert_allclose(got, want, atol=1e-9)
-        assert all(oracle._owner[a] == oracle._owner[b] for a, b in e.interactions)
+        assert all(oracle._owner[a] == oracle._owner[b] for (a, b), v in e.interactions.items() if v != 0)
+        active = e.extras["active"]
+        assert len(e.interactions) == len(active) * (len(active) - 1) // 2   # every pair of active players
 
 
 def test_a_term_of_order_four_fails_the_verification():
@@ -143,3 +145,39 @@ def test_bad_parameters_are_refused_before_any_query(kwargs, field):
     with pytest.raises(ExplainerError, match=field):
         SparseMoebius(**kwargs).explain(game, n_players=6, modality_of=[0, 0, 0, 1, 1, 1])
     assert calls == []
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_overlapping_terms_in_one_large_component(seed):
+    """A max of three players sharing players with a chain of products: one component of six
+    players; in the max, m(02) + m(012) = 0, so the edge (0, 2) is invisible from the full
+    coalition and is found from the empty one. Every pair's SII is reported, zeros included."""
+    def game(c):
+        c = c.astype(float)
+        return (np.maximum.reduce([3 * c[:, 0], 2 * c[:, 1], 1 * c[:, 2]])
+                + c[:, 2] * c[:, 3] + c[:, 3] * c[:, 4] + c[:, 4] * c[:, 5])
+    e = SparseMoebius(random_state=seed).explain(game, n_players=10)
+    exact = Exact().explain(game, n_players=10)
+    assert e.extras["exact"] and (0, 2) in e.extras["edges"] and (0, 1, 2) in e.extras["terms"]
+    np.testing.assert_allclose(e.attributions, exact.attributions, atol=1e-10)
+    assert len(e.interactions) == 45
+    for pair, value in exact.interactions.items():
+        assert e.interactions[pair] == pytest.approx(value, abs=1e-10)
+
+
+def test_a_small_component_reports_pairs_that_are_not_edges():
+    def game(c):
+        c = c.astype(float)
+        return np.maximum.reduce([3 * c[:, 0], 2 * c[:, 1], 1 * c[:, 2]]) + c[:, 2] * c[:, 3]
+    e = SparseMoebius().explain(game, n_players=8)
+    exact = Exact().explain(game, n_players=8)
+    assert e.extras["exact"] and e.interactions[(0, 2)] == pytest.approx(exact.interactions[(0, 2)]) == -0.5
+
+
+def test_the_verification_shrinks_to_the_budget_left():
+    game, _ = random_sparse_game(60, 1)
+    full = SparseMoebius().explain(game, n_players=60)
+    assert full.extras["exact"] and full.extras["verify_rows"] == 2 + 16
+    tight = SparseMoebius(budget=full.n_queries - 10).explain(game, n_players=60)
+    assert tight.extras["exact"] and tight.extras["verify_rows"] == 2 + 6 and tight.n_queries == full.n_queries - 10
+    assert sum(tight.extras["queries"].values()) == tight.n_queries

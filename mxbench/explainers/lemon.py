@@ -46,7 +46,7 @@ SCREEN_ROUNDS = 4
 #: ``"ends"``: a set whose change is at most this fraction of the largest change seen is a null set.
 SCREEN_TOL = 1e-9
 #: ``"ends"``: after a round, sets are sized to hold about this many unscreened active players.
-ACTIVE_PER_SET = 0.7
+ACTIVE_PER_SET = 1.0
 #: ``"ends"``: an end fit with at least this many rows per player left by the screen is least squares.
 OLS_ROWS_PER_PLAYER = 4
 VARIANT_DEFAULTS = {"ends": {"alpha": 0.95, "refit": False, "tol": 1e-7},
@@ -346,18 +346,22 @@ class LEMON(Explainer):
                 "sgl_coef": fit.coef, "n_iter": fit.n_iter, "converged": fit.converged}
 
     def _screened_ends(self, game: BudgetedGame, fixed: np.ndarray, budget: int, p: Mapping[str, Any],
-                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], dict[str, Any]]:
         """The ``"ends"`` sample, drawn in ``rounds`` rounds of equal shares of the budget.
 
         Each round draws, alternately, sets to insert into ∅ from the insertion pool and sets
         to remove from N from the removal pool (:func:`balanced_sets`), and evaluates them. A
         set whose change (gain or drop) is at most ``screen_tol`` times the largest change seen
         is *null*: its players leave that end's pool (a player without effect when inserted,
-        such as one of a synergy, stays in the removal pool, and the other way round). Then
-        each end's set size is chosen so that a set holds about ``ACTIVE_PER_SET`` active
-        players, from the share of null sets in the round (``(1 - ρ)^r`` for a density ``ρ``).
-        A pool that cannot hold twice a round's sets, and rows a round still cannot draw from its
-        pools (repeats), are drawn from all players. Returns the masks (``fixed`` first), their values and the summary for ``extras``.
+        such as one of a synergy, stays in the removal pool, and the other way round). Then,
+        unless ``set_size`` is given, each end's set size is chosen so that a set of its new pool
+        holds about ``ACTIVE_PER_SET`` active players: the share of null sets in the round,
+        ``(1 - ρ)^r``, gives the density ``ρ`` of the pool drawn from, and the players screened
+        out raise it in the new pool (a round without a null set, as on a game without exact
+        dummies, keeps the size). Rounds alternate the end of their first set. A pool that
+        cannot hold twice a round's sets, and rows a round still cannot draw from its pools
+        (repeats), are drawn from all players. Returns the masks (``fixed`` first), their
+        values, the players kept per end (insertion, removal) and the summary for ``extras``.
         """
         n = game.n_players
         top = max(1, (n - 1) // 2)
@@ -367,13 +371,13 @@ class LEMON(Explainer):
         v_empty, v_full = float(y[0]), float(y[len(fixed) - 1])
         first_size = size[0]
 
-        def drawer(pool_of: list[np.ndarray]):
+        def drawer(pool_of: list[np.ndarray], first: int):
             live = [len(q) > 0 for q in pool_of]
             if not any(live):
                 pool_of, live = [np.arange(n)] * 2, [True, True]
 
             def draw(k: int) -> np.ndarray:
-                ends = np.arange(k) % 2 if all(live) else np.full(k, 0 if live[0] else 1)
+                ends = (np.arange(k) + first) % 2 if all(live) else np.full(k, 0 if live[0] else 1)
                 out = np.empty((k, n), dtype=bool)
                 for e in (0, 1):
                     rows = ends == e
@@ -391,9 +395,9 @@ class LEMON(Explainer):
             quota = (target - before) / 2
             roomy = [q if len(q) == 0 or math.comb(len(q), size[e]) >= 2 * quota else np.arange(n)
                      for e, q in enumerate(pools)]
-            masks = fill_budget(drawer(roomy), masks, target, max_draws=4 * budget)
+            masks = fill_budget(drawer(roomy, k % 2), masks, target, max_draws=4 * budget)
             if len(np.unique(coalition_keys(masks))) < target:
-                masks = fill_budget(drawer([np.arange(n)] * 2), masks, target, max_draws=4 * budget)
+                masks = fill_budget(drawer([np.arange(n)] * 2, k % 2), masks, target, max_draws=4 * budget)
             y = np.concatenate([y, game(masks[before:])])
             if rounds == 1:
                 break
@@ -410,10 +414,11 @@ class LEMON(Explainer):
                 kept = ~sets[rows & null].any(axis=0)
                 pools[e] = np.flatnonzero(kept)
                 fresh = rows & new
-                if fresh.any():  # the density of active players among the round's sets of this end
-                    zero = float(null[fresh].mean())
-                    rho = 1.0 - max(zero, 1e-3) ** (1.0 / size[e]) if zero < 1.0 else 1.0 / (2 * size[e])
-                    size[e] = int(max(1, min(round(ACTIVE_PER_SET / max(rho, 1e-3)), max(1, len(pools[e]) // 2), top)))
+                zero = float(null[fresh].mean()) if fresh.any() else 0.0
+                if p["set_size"] is None and zero > 0.0:  # the density of active players in the new pool
+                    rho = 1.0 - zero ** (1.0 / size[e]) if zero < 1.0 else 1.0 / (2 * size[e])
+                    rho = min(1.0, rho * max(1, len(roomy[e])) / max(1, len(pools[e])))
+                    size[e] = int(max(1, min(round(ACTIVE_PER_SET / rho), max(1, len(pools[e]) // 2), top)))
         keep = [np.isin(np.arange(n), q) for q in pools]
         return masks, y, keep, {"first_set_size": first_size, "rounds": rounds,
                           "screened": {"insertion": int(n - len(pools[0])), "removal": int(n - len(pools[1]))}}
@@ -432,7 +437,8 @@ class LEMON(Explainer):
             X = (~masks[rows] if end == "removal" else masks[rows]).astype(np.float64)
             t = (v_full - y[rows]) if end == "removal" else (y[rows] - v_empty)
             cols = np.ones(n, dtype=bool) if keep is None else keep[end == "removal"]
-            if X.any() and cols.any() and OLS_ROWS_PER_PLAYER * cols.sum() <= len(t) and keep is not None:
+            if (keep is not None and X.any() and 0 < cols.sum() < n
+                    and OLS_ROWS_PER_PLAYER * cols.sum() <= len(np.unique(coalition_keys(X > 0)))):
                 # screening left far fewer players than rows: least squares, no shrinkage
                 coef = np.linalg.lstsq(X[:, cols], t, rcond=None)[0]
                 coef[np.abs(coef) <= p["screen_tol"] * float(np.abs(t).max())] = 0.0  # exact dummies: 0, not 1e-16

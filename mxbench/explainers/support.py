@@ -19,8 +19,12 @@ testing. :class:`SparseMoebius` does this in four steps, each in a few batched c
    ``i``'s neighbours among the active players after it, then among the players step 1 did not
    find (a player whose drop cancels, such as the weaker player of a redundancy ``max``: its
    drop is ``m(j) + m(ij) = 0``), whose neighbours are then searched too.
+   Inside a connected component of more than ``SMALL_COMPONENT`` players, the edges are also
+   searched at the empty coalition, ``v(B∪i) - v(B) - v({i}) + v(∅)``: in a ``max`` of ``i, j,
+   k``, ``m(ij) + m(ijk) = 0`` hides the edge ``(i, j)`` from the full coalition.
 3. **Coefficients, from the empty coalition.** A term's players are pairwise neighbours, so the
-   candidates are the active players, the edges and the triangles of the graph; for each, the
+   candidates are every subset of at most 3 players of a component of at most
+   ``SMALL_COMPONENT`` players, and the edges and triangles of a larger one; for each, the
    values of its subsets give its coefficient exactly, ``m(T) = Σ_{U ⊆ T} (-1)^{|T|-|U|} v(U)``.
 4. **Verification.** The recovered game is compared with the game on the ``2^M`` whole-modality
    coalitions and ``verify`` random coalitions (keep rates uniform per row): ``extras["exact"]``
@@ -49,8 +53,11 @@ from mxbench.explainers.base import BudgetedGame, Explainer, coalition_keys, mod
 from mxbench.explainers.params import check_int, check_positive
 from mxbench.oracles.moebius import indices_from_values
 
-#: The budget when none is given, per player: the paper suite needs 0.6-3.6 (``paper-dense``).
+#: The budget when none is given is this many queries per player, plus 64 (small games): the paper
+#: suite needs 0.6-3.6 per player (``paper-dense``).
 DEFAULT_BUDGET_PER_PLAYER = 8
+#: Up to this many players every pair is reported (zeros included); above, the pairs of active players.
+DENSE_PAIRS = 64
 #: Random coalitions of the verification when ``verify`` is not given.
 VERIFY_ROWS = 16
 #: A connected component of the interaction graph of at most this many players gets every
@@ -123,6 +130,23 @@ def _split_search(items: list[Any], sets: list[np.ndarray], test: Callable[[list
     return found
 
 
+def _components(players: list[int], edges: Any) -> list[list[int]]:
+    """The connected components (sorted lists) of the graph on ``players`` with ``edges``."""
+    parent = {i: i for i in players}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    for i, j in edges:
+        parent[root(i)] = root(j)
+    parts: dict[int, list[int]] = {}
+    for i in players:
+        parts.setdefault(root(i), []).append(i)
+    return [sorted(part) for part in parts.values()]
+
+
 class SparseMoebius(Explainer):
     """Exact Shapley values and pair interactions from the sparse Möbius support of a game,
     recovered by adaptive group testing (module docstring).
@@ -139,10 +163,11 @@ class SparseMoebius(Explainer):
         active player per set at 5-20% active players).
     tol : float
         A test is negative when its value is at most ``tol`` times the largest drop of the
-        first round (or ``|v(N) - v(∅)|`` if larger); default 1e-9 (exact zeros only).
+        first round (or ``|v(N) - v(∅)|`` if larger); default 1e-9: zero up to float error,
+        relative to the game's range (a term 10^9 times smaller than the largest counts as 0).
     verify : int, optional
-        Random coalitions of the verification (>= 0; default ``VERIFY_ROWS`` = 16), besides the
-        whole-modality ones.
+        Random coalitions of the verification (>= 0; default ``VERIFY_ROWS`` = 16; fewer when
+        the budget left is smaller), besides the whole-modality ones (already evaluated).
     verify_tol : float
         The largest disagreement, relative to the game's range, that still counts as exact.
     random_state : int, optional
@@ -151,12 +176,14 @@ class SparseMoebius(Explainer):
     Notes
     -----
     ``attributions`` are the Shapley values and ``interactions`` the pair SII of the recovered
-    coefficients (the pairs of the interaction graph; every other pair's is 0); ``modality``
-    the exact Shapley values of the modality game. ``extras``: ``exact`` (the verification
+    coefficients: every pair, zeros included, up to ``DENSE_PAIRS`` = 64 players, else every pair
+    of active players (any other pair's is 0); when the budget ran out, only the pairs of the
+    terms found. ``modality`` is the exact Shapley values of the modality game. ``extras``: ``exact`` (the verification
     passed), ``verify_error`` (its largest relative disagreement), ``terms`` (``{players: m(T)}``
     for every non-zero coefficient but ``m(∅)``), ``active`` (the players of some term), ``edges``
-    (the interaction graph), ``queries`` (per step: ``active``, ``graph``, ``coefficients``,
-    ``verify``) and ``complete`` (False when the budget ran out: the players found active by then
+    (the interaction graph), ``queries`` (per step: ``fixed`` — the modality coalitions, ∅ and
+    N —, ``active``, ``graph``, ``coefficients``, ``verify``; they add up to ``n_queries``),
+    ``verify_rows`` (the coalitions checked, modality ones included) and ``complete`` (False when the budget ran out: the players found active by then
     but not resolved get their drop ``v(N) - v(N∖j)`` as attribution, the others 0).
 
     Examples
@@ -176,7 +203,7 @@ class SparseMoebius(Explainer):
     #: Pair SII (singletons: Shapley values) of the recovered Möbius coefficients.
     target_index = "SII"
     #: Exact on games it recovers (``check_explainer``; a pair it does not report has SII 0).
-    claims = ("efficiency", "symmetry", "dummy", "linearity", "recovery")
+    claims = ("efficiency", "symmetry", "dummy", "linearity", "sii_symmetry", "interaction_sign", "recovery")
     efficient = True
 
     def __init__(self, budget: int | None = None, group_size: int | None = None, tol: float = 1e-9,
@@ -189,7 +216,7 @@ class SparseMoebius(Explainer):
         self.random_state = random_state
 
     def default_budget(self, n_players: int) -> int:
-        return DEFAULT_BUDGET_PER_PLAYER * n_players
+        return DEFAULT_BUDGET_PER_PLAYER * n_players + 64
 
     def min_budget(self, n_players: int, modality_of: np.ndarray | None = None) -> int:
         n_mod = 1 if modality_of is None or len(modality_of) == 0 else int(np.max(modality_of)) + 1
@@ -213,7 +240,7 @@ class SparseMoebius(Explainer):
         v_fixed = values(np.concatenate([fixed, np.zeros((1, n), bool), np.ones((1, n), bool)]))
         v_empty, v_full = float(v_fixed[-2]), float(v_fixed[-1])
         modality, _ = indices_from_values(v_fixed[:2**n_mod])
-        queries = {"active": 0, "graph": 0, "coefficients": 0, "verify": 0}
+        queries = {"fixed": game.n_queries, "active": 0, "graph": 0, "coefficients": 0, "verify": 0}
         state: dict[str, Any] = {"active": [], "edges": [], "terms": {}, "complete": True, "drops": {}}
         size = p["group_size"] if p["group_size"] is not None else max(1, int(round(math.sqrt(n) / 2)))
         scale = [abs(v_full - v_empty)]
@@ -286,30 +313,24 @@ class SparseMoebius(Explainer):
                 silent = sorted(x for _, x in _split_search([None] * len(groups), groups, gain))
                 known.update(silent)
                 add(_split_search(silent, [np.setdiff1d(sorted(known), [j]) for j in silent], cross_empty))
+            # inside a large component, the edges the full coalition cannot see (i, j in a max with
+            # k: m(ij) + m(ijk) = 0), from the empty coalition; a small one gets every subset anyway
+            big = [part for part in _components(sorted(known), edges) if len(part) > SMALL_COMPONENT]
+            items = [i for part in big for k, i in enumerate(part) if k + 1 < len(part)]
+            sets = [np.array(part[k + 1:]) for part in big for k in range(len(part) - 1)]
+            add(_split_search(items, sets, cross_empty))
             state["active"] = sorted(known)
             state["edges"] = sorted(edges)
 
         def coefficients() -> None:
             # the candidates: every subset of at most 3 players of a small connected component of
             # the graph (a missed edge inside it costs nothing), else its edges and triangles
-            parent = {i: i for i in state["active"]}
-
-            def root(i: int) -> int:
-                while parent[i] != i:
-                    parent[i] = parent[parent[i]]
-                    i = parent[i]
-                return i
-            for i, j in state["edges"]:
-                parent[root(i)] = root(j)
-            parts: dict[int, list[int]] = {}
-            for i in state["active"]:
-                parts.setdefault(root(i), []).append(i)
             nbrs: dict[int, set[int]] = {i: set() for i in state["active"]}
             for i, j in state["edges"]:
                 nbrs[i].add(j)
                 nbrs[j].add(i)
             cands: set[tuple[int, ...]] = set()
-            for part in parts.values():
+            for part in _components(state["active"], state["edges"]):
                 if len(part) <= SMALL_COMPONENT:
                     cands.update(u for r in (1, 2, 3) for u in combinations(sorted(part), r))
                 else:
@@ -341,8 +362,10 @@ class SparseMoebius(Explainer):
         error = math.inf
         if state["complete"]:
             def check() -> None:
-                keep = rng.random((p["verify"], 1))
-                rows = np.concatenate([fixed, rng.random((p["verify"], n)) < keep])
+                count = p["verify"] if game.remaining is None else min(p["verify"], int(game.remaining))
+                keep = rng.random((count, 1))
+                rows = np.concatenate([fixed, rng.random((count, n)) < keep])
+                state["verify_rows"] = len(rows)
                 predicted = np.full(len(rows), v_empty)
                 for t, m in state["terms"].items():
                     predicted += m * rows[:, list(t)].all(axis=1)
@@ -361,9 +384,14 @@ class SparseMoebius(Explainer):
             for j, d in state["drops"].items():
                 if not any(j in t for t in state["terms"]):
                     phi[j] = d
-        interactions = {e: sii.get(e, 0.0) for e in state["edges"]}
+        if state["complete"]:  # exact values: zeros too, for every pair of players (of active ones above 64)
+            among = range(n) if n <= DENSE_PAIRS else state["active"]
+            interactions = {pair: sii.get(pair, 0.0) for pair in combinations(among, 2)}
+        else:
+            interactions = sii
         extras = {"exact": bool(state["complete"] and error <= p["verify_tol"]), "verify_error": error,
                   "terms": dict(sorted(state["terms"].items(), key=lambda kv: (len(kv[0]), kv[0]))),
                   "active": state["active"], "edges": state["edges"], "queries": queries,
-                  "complete": bool(state["complete"]), "group_size": size}
+                  "complete": bool(state["complete"]), "group_size": size,
+                  "verify_rows": state.get("verify_rows", 0)}
         return {"attributions": phi, "modality": modality, "interactions": interactions, "extras": extras}

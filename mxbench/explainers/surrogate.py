@@ -188,9 +188,9 @@ def balanced_sets(n_players: int, pool: np.ndarray, n_samples: int, set_size: in
     """``n_samples`` sets of ``set_size`` players of ``pool``, each player as often as any other.
 
     The sets are consecutive blocks of ``set_size`` players of a stream of random permutations
-    of ``pool`` (a set that straddles two permutations may draw a player twice, and then holds
-    one player less), so after ``k`` sets every player of the pool has been drawn
-    ``⌊k·r/|pool|⌋`` or one more times: none is
+    of ``pool``, so every player takes the same number of places in the stream, give or take
+    one (a set that straddles two permutations may draw a player twice and then holds fewer
+    players, so a player's count of sets can fall a little short of its places): none is
     left out by chance, as a quarter of the players are when ``n`` sets of ``√n / 2`` players
     are drawn independently.
 
