@@ -360,7 +360,7 @@ class LEMON(Explainer):
         out raise it in the new pool (a round without a null set, as on a game without exact
         dummies, keeps the size). Rounds alternate the end of their first set. A pool that
         cannot hold twice a round's sets, and rows a round still cannot draw from its pools
-        (repeats), are drawn from all players. Returns the masks (``fixed`` first), their
+        (repeats), are drawn from all players, in sets of the first round's size. Returns the masks (``fixed`` first), their
         values, the players kept per end (insertion, removal) and the summary for ``extras``.
         """
         n = game.n_players
@@ -375,6 +375,8 @@ class LEMON(Explainer):
             live = [len(q) > 0 for q in pool_of]
             if not any(live):
                 pool_of, live = [np.arange(n)] * 2, [True, True]
+            # sets drawn from every player are of the first round's size
+            sizes = [first_size if len(q) == n else size[e] for e, q in enumerate(pool_of)]
 
             def draw(k: int) -> np.ndarray:
                 ends = (np.arange(k) + first) % 2 if all(live) else np.full(k, 0 if live[0] else 1)
@@ -382,7 +384,7 @@ class LEMON(Explainer):
                 for e in (0, 1):
                     rows = ends == e
                     if rows.any():
-                        sets = balanced_sets(n, pool_of[e], int(rows.sum()), size[e], rng)
+                        sets = balanced_sets(n, pool_of[e], int(rows.sum()), sizes[e], rng)
                         out[rows] = ~sets if e else sets
                 return out
             return draw
