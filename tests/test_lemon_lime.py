@@ -477,3 +477,6 @@ def test_lemon_screened_design_is_deterministic_and_fills_the_budget():
     assert a.n_queries == 90   # pools of a few players run out of distinct sets: drawn from all players
     c = LEMON(budget=90, random_state=6).explain(game, n_players=n)
     assert not np.array_equal(a.attributions, c.attributions)
+    # at 8n the pools hold a few players: the rounds draw from every player, and fill the budget
+    big = LEMON(budget=8 * n, random_state=0).explain(game, n_players=n)
+    assert big.n_queries == 8 * n and big.extras["screened"]["insertion"] >= n - 10

@@ -181,3 +181,19 @@ def test_the_verification_shrinks_to_the_budget_left():
     tight = SparseMoebius(budget=full.n_queries - 10).explain(game, n_players=60)
     assert tight.extras["exact"] and tight.extras["verify_rows"] == 2 + 6 and tight.n_queries == full.n_queries - 10
     assert sum(tight.extras["queries"].values()) == tight.n_queries
+
+
+def test_a_player_active_through_one_term_and_weakest_in_a_max_is_linked_after_a_failed_check():
+    """Player 3 is active through the product (3, 2); in max(3, 5, 1) it is the weakest, so the
+    full coalition cannot see its edges to 5 and 1: the first check fails, the edges are searched
+    again from the empty coalition, and the second check passes."""
+    def game(c):
+        c = c.astype(float)
+        return (np.maximum(0.93 * c[:, 5], 1.96 * c[:, 1]) + 0.21 * c[:, 7] + 2.03 * c[:, 3] * c[:, 2]
+                + 2.22 * c[:, 1] + np.maximum.reduce([2.46 * c[:, 3], 2.93 * c[:, 5], 2.61 * c[:, 1]]))
+    e = SparseMoebius().explain(game, n_players=9)
+    exact = Exact().explain(game, n_players=9)
+    assert e.extras["deepened"] and e.extras["exact"] and (1, 3, 5) in e.extras["terms"]
+    assert set(e.extras["terms"]) == set(true_terms(game, 9))
+    np.testing.assert_allclose(e.attributions, exact.attributions, atol=1e-10)
+    assert SparseMoebius().explain(random_sparse_game(40, 0)[0], n_players=40).extras["deepened"] is False

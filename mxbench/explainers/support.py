@@ -28,7 +28,11 @@ testing. :class:`SparseMoebius` does this in four steps, each in a few batched c
    values of its subsets give its coefficient exactly, ``m(T) = Σ_{U ⊆ T} (-1)^{|T|-|U|} v(U)``.
 4. **Verification.** The recovered game is compared with the game on the ``2^M`` whole-modality
    coalitions and ``verify`` random coalitions (keep rates uniform per row): ``extras["exact"]``
-   is True when every one agrees within ``verify_tol`` of the game's range.
+   is True when every one agrees within ``verify_tol`` of the game's range. When one does not,
+   every edge between the players found is searched again from the empty coalition (a player
+   active through one term can be the weaker member of a ``max`` in another, an edge the full
+   coalition cannot see), the coefficients recomputed and checked again
+   (``extras["deepened"]``).
 
 The tests assume that sums of coefficients do not cancel exactly by chance; a term of order 4 or
 more, a player whose every test cancels, or a budget that runs out leaves ``exact`` False (the
@@ -183,7 +187,8 @@ class SparseMoebius(Explainer):
     for every non-zero coefficient but ``m(∅)``), ``active`` (the players of some term), ``edges``
     (the interaction graph), ``queries`` (per step: ``fixed`` — the modality coalitions, ∅ and
     N —, ``active``, ``graph``, ``coefficients``, ``verify``; they add up to ``n_queries``),
-    ``verify_rows`` (the coalitions checked, modality ones included) and ``complete`` (False when the budget ran out: the players found active by then
+    ``verify_rows`` (the coalitions checked, modality ones included), ``deepened`` (the second
+    edge search ran) and ``complete`` (False when the budget ran out: the players found active by then
     but not resolved get their drop ``v(N) - v(N∖j)`` as attribution, the others 0).
 
     Examples
@@ -359,20 +364,40 @@ class SparseMoebius(Explainer):
             counted("graph", find_graph)
         if state["complete"]:
             counted("coefficients", coefficients)
+        def draw_check() -> None:
+            count = p["verify"] if game.remaining is None else min(p["verify"], int(game.remaining))
+            keep = rng.random((count, 1))
+            rows = np.concatenate([fixed, rng.random((count, n)) < keep])
+            state["check"] = (rows, values(rows))
+
+        def error_now() -> float:
+            if "check" not in state:
+                return math.inf
+            rows, observed = state["check"]
+            predicted = np.full(len(rows), v_empty)
+            for t, m in state["terms"].items():
+                predicted += m * rows[:, list(t)].all(axis=1)
+            span = max(float(np.abs(v_fixed - v_empty).max()), scale[0], 1e-300)
+            return float(np.abs(observed - predicted).max()) / span
+
+        def deepen() -> None:
+            """Every edge between known players searched from the empty coalition too (an active
+            player's edge into a ``max`` it is the weaker member of cancels at the full one)."""
+            known = state["active"]
+            found = _split_search([i for i in known[:-1]], [np.array(known[k + 1:]) for k in range(len(known) - 1)],
+                                  cross_empty)
+            state["edges"] = sorted(set(state["edges"]) | {(min(i, j), max(i, j)) for i, j in found})
+            state["deepened"] = True
+
         error = math.inf
         if state["complete"]:
-            def check() -> None:
-                count = p["verify"] if game.remaining is None else min(p["verify"], int(game.remaining))
-                keep = rng.random((count, 1))
-                rows = np.concatenate([fixed, rng.random((count, n)) < keep])
-                state["verify_rows"] = len(rows)
-                predicted = np.full(len(rows), v_empty)
-                for t, m in state["terms"].items():
-                    predicted += m * rows[:, list(t)].all(axis=1)
-                span = max(float(np.abs(v_fixed - v_empty).max()), scale[0], 1e-300)
-                state["error"] = float(np.abs(values(rows) - predicted).max()) / span
-            counted("verify", check)
-            error = state.get("error", math.inf)
+            counted("verify", draw_check)
+            error = error_now()
+        if state["complete"] and error > p["verify_tol"] and len(state["active"]) > 1:
+            counted("graph", deepen)
+            if state["complete"]:
+                counted("coefficients", coefficients)
+            error = error_now() if state["complete"] else math.inf
         phi = np.zeros(n)
         sii: dict[tuple[int, int], float] = {}
         for t, m in state["terms"].items():
@@ -393,5 +418,6 @@ class SparseMoebius(Explainer):
                   "terms": dict(sorted(state["terms"].items(), key=lambda kv: (len(kv[0]), kv[0]))),
                   "active": state["active"], "edges": state["edges"], "queries": queries,
                   "complete": bool(state["complete"]), "group_size": size,
-                  "verify_rows": state.get("verify_rows", 0)}
+                  "verify_rows": len(state["check"][0]) if "check" in state else 0,
+                  "deepened": bool(state.get("deepened", False))}
         return {"attributions": phi, "modality": modality, "interactions": interactions, "extras": extras}
