@@ -10,7 +10,10 @@ R² (unmasked, random coalitions), modality-share error, verdict, the per-plante
 errors and the per-instance Shapley errors (estimated by permutation sampling at this scale,
 with their standard errors).
 
-Goal: each architecture trained and certified within 15 minutes on 2 CPU cores.
+Goal: each architecture trained and certified within 15 minutes on 2 CPU cores. Measured (one torch
+thread, ``paper-tab-img-txt``): the fusion MLP certifies with its large-task default of 1200 epochs
+(R² 0.962 under random coalitions, about 40-50 minutes; 0.906 after 200 epochs, 0.946 after 600);
+the transformer reaches R² 0.495 after 12 epochs (441 s) and is not certified on a CPU.
 
 Run::
 

@@ -50,6 +50,15 @@ def test_fusion_mlp_trains_at_scale_on_fresh_instances(paper_task, paper_model):
     assert len(moved) == len(paper_model.module.state_dict()) and all(moved)  # every parameter was trained
 
 
+def test_large_tasks_train_without_early_stop_by_patience(paper_model, small_model):
+    """Fresh instances make the validation R² climb in steps: no patience on large tasks."""
+    from mxbench.models.fusion_mlp import FusionMLP
+    from mxbench.models.train import DEFAULT_PATIENCE
+    assert paper_model.settings["patience"] == paper_model.settings["epochs"] == 2
+    assert small_model.settings["patience"] == DEFAULT_PATIENCE == 8
+    assert FusionMLP.large_task_epochs == 1200
+
+
 def test_model_game_evaluates_coalitions_of_the_paper_task(paper_task, paper_model):
     i = int(paper_task.split_indices("test")[0])
     game = paper_model.game(paper_task, i)

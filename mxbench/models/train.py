@@ -27,6 +27,10 @@ LR_SCHEDULES = ("cosine", "constant")
 LARGE_TASK_PLAYERS = 64
 
 
+#: Early-stopping patience (epochs) on tasks of at most :data:`LARGE_TASK_PLAYERS` players.
+DEFAULT_PATIENCE = 8
+
+
 def fresh_block(task: Task, block: int) -> dict[str, np.ndarray]:
     """The raw inputs of instance block ``block`` of the task's spec (``BLOCK`` instances).
 
@@ -101,7 +105,7 @@ def _target(f: np.ndarray, classification: bool) -> torch.Tensor:
 
 
 def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | None = None, random_state: int = 0,
-          epochs: int | None = None, patience: int = 8, batch_size: int = 256, lr: float | None = None,
+          epochs: int | None = None, patience: int | None = None, batch_size: int = 256, lr: float | None = None,
           lr_schedule: str = "cosine", examples_per_epoch: int | None = None, target_r2: float | None = 0.97,
           device: str = "cpu",
           cache_dir: str | Path | None = None, certify: bool = True, progress: bool = False,
@@ -130,8 +134,11 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
     task's spec would generate after its own instances, never one of the task's (held-out
     ones included), the same for every seed. The epoch limit defaults to the architecture's
     ``large_task_epochs`` and its ``large_task_config`` fills the options not given (the
-    transformer: one attention head; see its class). Tasks of at most 64 players train exactly
-    as before (``fresh=False``).
+    transformer: one attention head; see its class), and there is no early stop by patience:
+    with fresh instances the validation R² climbs in steps, one interaction at a time, after
+    plateaus of tens of epochs (a patience of 8 stopped a 400-epoch fusion MLP schedule at epoch
+    143 and R² 0.89; without it, 600 epochs reached 0.946 and 1200 certified, R² 0.962). Tasks of at most
+    64 players train exactly as before (``fresh=False``).
 
     Parameters
     ----------
@@ -148,8 +155,10 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
     epochs : int, optional
         The epoch limit, over which the cosine schedule decays (default: the architecture's
         ``default_epochs`` or 60; on large tasks its ``large_task_epochs`` if it has one).
-    patience, batch_size : int
-        Early-stopping patience, batch size.
+    patience : int, optional
+        Early-stopping patience in epochs (default 8; on large tasks ``epochs``: none).
+    batch_size : int
+        Batch size.
     lr : float, optional
         Adam's learning rate (default: the architecture's ``default_lr`` or 3e-3).
     lr_schedule : {"cosine", "constant"}
@@ -203,6 +212,8 @@ def train(task: Task, arch: str = "fusion_mlp", *, config: Mapping[str, Any] | N
         epochs = getattr(cls, "large_task_epochs", None) if large else None
         if epochs is None:
             epochs = getattr(cls, "default_epochs", 60)
+    if patience is None:
+        patience = epochs if large and isinstance(epochs, int) else DEFAULT_PATIENCE
     for name, value in (("epochs", epochs), ("patience", patience), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ModelError(f"{name}: expected a positive integer, got {value!r}")
