@@ -197,3 +197,13 @@ def test_a_player_active_through_one_term_and_weakest_in_a_max_is_linked_after_a
     assert set(e.extras["terms"]) == set(true_terms(game, 9))
     np.testing.assert_allclose(e.attributions, exact.attributions, atol=1e-10)
     assert SparseMoebius().explain(random_sparse_game(40, 0)[0], n_players=40).extras["deepened"] is False
+
+
+def test_a_second_search_cut_by_the_budget_keeps_the_first_pass():
+    def game(c):
+        c = c.astype(float)
+        return 1.7 * c[:, 2] * c[:, 9] * c[:, 15] * c[:, 21] + 0.4 * c[:, 30]
+    e = SparseMoebius(budget=80).explain(game, n_players=40)
+    assert e.n_queries == 80 == sum(e.extras["queries"].values())
+    assert e.extras["complete"] and not e.extras["exact"] and not e.extras["deepened"]
+    assert 0.5 < e.extras["verify_error"] < 1.0 and len(e.interactions) == 40 * 39 // 2

@@ -419,8 +419,9 @@ class LEMON(Explainer):
                 pools[e] = np.flatnonzero(kept)
                 fresh = rows & new
                 zero = float(null[fresh].mean()) if fresh.any() else 0.0
+                drawn = first_size if len(roomy[e]) == n else size[e]  # the size the round's sets had
                 if p["set_size"] is None and zero > 0.0:  # the density of active players in the new pool
-                    rho = 1.0 - zero ** (1.0 / size[e]) if zero < 1.0 else 1.0 / (2 * size[e])
+                    rho = 1.0 - zero ** (1.0 / drawn) if zero < 1.0 else 1.0 / (2 * drawn)
                     rho = min(1.0, rho * max(1, len(roomy[e])) / max(1, len(pools[e])))
                     size[e] = int(max(1, min(round(ACTIVE_PER_SET / rho), max(1, len(pools[e]) // 2), top)))
         keep = [np.isin(np.arange(n), q) for q in pools]

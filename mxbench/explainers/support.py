@@ -160,8 +160,8 @@ class SparseMoebius(Explainer):
     budget : int, optional
         The most distinct coalitions evaluated (at least ``2^M + 1``); the explainer stops when
         it has verified its recovery, or earlier when the budget runs out (``extras["complete"]``
-        False). None: ``DEFAULT_BUDGET_PER_PLAYER · n`` (8n; a game without exact zeros would
-        otherwise test every set positive and query on).
+        False). None: ``DEFAULT_BUDGET_PER_PLAYER · n + 64`` (8n + 64; a game without exact zeros
+        would otherwise test every set positive and query on).
     group_size : int, optional
         Players per set of the first test round (>= 1; default ``round(√n / 2)``, about one
         active player per set at 5-20% active players).
@@ -393,11 +393,15 @@ class SparseMoebius(Explainer):
         if state["complete"]:
             counted("verify", draw_check)
             error = error_now()
-        if state["complete"] and error > p["verify_tol"] and len(state["active"]) > 1:
+        if state["complete"] and error > p["verify_tol"] and len(state["active"]) > 1 and game.remaining != 0:
+            first = {k: state[k] for k in ("active", "edges", "terms")}
             counted("graph", deepen)
             if state["complete"]:
                 counted("coefficients", coefficients)
-            error = error_now() if state["complete"] else math.inf
+            if state["complete"]:
+                error = error_now()
+            else:  # the budget ran out in the second search: the first pass stands, checked as it was
+                state.update(first, complete=True, deepened=False)
         phi = np.zeros(n)
         sii: dict[tuple[int, int], float] = {}
         for t, m in state["terms"].items():
