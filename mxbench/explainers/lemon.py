@@ -76,6 +76,12 @@ def default_set_size(n_players: int) -> int:
     return max(1, int(round(np.sqrt(n_players) / 2)))
 
 
+def _unpenalised(end: str, coef: np.ndarray) -> dict[str, Any]:
+    """An end fit without penalty (least squares, or no player left): the fields of a penalised one."""
+    return {"end": end, "coef": coef, "sgl_coef": coef.copy(), "intercept": 0.0, "lam": 0.0, "lam_max": 0.0,
+            "n_iter": 0, "converged": True}
+
+
 class LEMON(Explainer):
     """LEMON: one modality-aware linear surrogate with sparse group lasso, giving feature
     attributions and modality contributions together.
@@ -362,8 +368,9 @@ class LEMON(Explainer):
         out raise it in the new pool (a round without a null set, as on a game without exact
         dummies, keeps the size). Rounds alternate the end of their first set. A pool that
         cannot hold twice a round's sets, and rows a round still cannot draw from its pools
-        (repeats), are drawn from all players, in sets of the first round's size. Returns the masks (``fixed`` first), their
-        values, the players kept per end (insertion, removal) and the summary for ``extras``.
+        (repeats), are drawn from all players, in sets of the first round's size. Returns the
+        masks (``fixed`` first), their values, the players kept per end (insertion, removal) and
+        the summary for ``extras``.
         """
         n = game.n_players
         top = max(1, (n - 1) // 2)
@@ -449,8 +456,7 @@ class LEMON(Explainer):
                 coef[np.abs(coef) <= p["screen_tol"] * float(np.abs(t).max())] = 0.0  # exact dummies: 0, not 1e-16
                 full = np.zeros(n)
                 full[cols] = coef
-                fits.append({"end": end, "coef": full, "sgl_coef": full.copy(), "intercept": 0.0, "lam": 0.0,
-                             "lam_max": 0.0, "n_iter": 0, "converged": True})
+                fits.append(_unpenalised(end, full))
             elif X.any() and cols.any():
                 fit = self._fit(X[:, cols], t, np.ones(len(t)), modality_of[cols], p, rng, fit_intercept=False)
                 for key in ("coef", "sgl_coef"):
@@ -459,6 +465,5 @@ class LEMON(Explainer):
                     fit[key] = full
                 fits.append({"end": end, **fit})
             elif X.any():  # every player was screened out at this end: it contributes nothing
-                fits.append({"end": end, "coef": np.zeros(n), "sgl_coef": np.zeros(n), "intercept": 0.0,
-                             "lam": 0.0, "lam_max": 0.0, "n_iter": 0, "converged": True})
+                fits.append(_unpenalised(end, np.zeros(n)))
         return fits

@@ -53,7 +53,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from mxbench.explainers.base import BudgetedGame, Explainer, coalition_keys, modality_coalitions
+from mxbench.explainers.base import BudgetedGame, BudgetExceeded, Explainer, modality_coalitions
 from mxbench.explainers.params import check_int, check_positive
 from mxbench.oracles.moebius import indices_from_values
 
@@ -67,32 +67,6 @@ VERIFY_ROWS = 16
 #: A connected component of the interaction graph of at most this many players gets every
 #: subset of at most 3 of its players as a candidate term (else its edges and triangles).
 SMALL_COMPONENT = 5
-
-
-class _OutOfBudget(Exception):
-    """The next batch of a step does not fit the budget left."""
-
-
-class _Values:
-    """The game's values, each distinct coalition queried once, batch by batch within the budget."""
-
-    def __init__(self, game: BudgetedGame) -> None:
-        self.game = game
-        self.known: dict[Any, float] = {}
-
-    def __call__(self, coalitions: np.ndarray) -> np.ndarray:
-        c = np.asarray(coalitions, dtype=bool).reshape(-1, self.game.n_players)
-        keys = [k.tobytes() if isinstance(k, np.ndarray) else k for k in coalition_keys(c).tolist()]
-        new = {}
-        for row, key in enumerate(keys):
-            if key not in self.known and key not in new:
-                new[key] = row
-        if new:
-            if self.game.remaining is not None and len(new) > self.game.remaining:
-                raise _OutOfBudget
-            values = self.game(c[list(new.values())])
-            self.known.update(zip(new, values.tolist()))
-        return np.array([self.known[k] for k in keys], dtype=np.float64)
 
 
 def _without(n: int, sets: list[np.ndarray]) -> np.ndarray:
@@ -240,7 +214,7 @@ class SparseMoebius(Explainer):
     def _explain(self, game: BudgetedGame, rng: np.random.Generator) -> Mapping[str, Any]:
         p = self._check()
         n, n_mod = game.n_players, len(game.modality_names)
-        values = _Values(game)
+        values = game  # it remembers every coalition: each distinct one is queried once
         fixed = modality_coalitions(game.modality_of, n_mod)
         v_fixed = values(np.concatenate([fixed, np.zeros((1, n), bool), np.ones((1, n), bool)]))
         v_empty, v_full = float(v_fixed[-2]), float(v_fixed[-1])
@@ -254,7 +228,7 @@ class SparseMoebius(Explainer):
             before = game.n_queries
             try:
                 work()
-            except _OutOfBudget:
+            except BudgetExceeded:  # raised before the batch is evaluated
                 state["complete"] = False
             queries[step] += game.n_queries - before
 
@@ -384,7 +358,7 @@ class SparseMoebius(Explainer):
             """Every edge between known players searched from the empty coalition too (an active
             player's edge into a ``max`` it is the weaker member of cancels at the full one)."""
             known = state["active"]
-            found = _split_search([i for i in known[:-1]], [np.array(known[k + 1:]) for k in range(len(known) - 1)],
+            found = _split_search(list(known[:-1]), [np.array(known[k + 1:]) for k in range(len(known) - 1)],
                                   cross_empty)
             state["edges"] = sorted(set(state["edges"]) | {(min(i, j), max(i, j)) for i, j in found})
             state["deepened"] = True
